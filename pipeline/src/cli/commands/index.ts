@@ -1,0 +1,9 @@
+// One line per command group; each module exports `register(program)`.
+import type { Command } from "commander";
+
+type Register = (program: Command) => void;
+const groups: Register[] = [];
+
+export function registerCommands(program: Command): void {
+  for (const register of groups) register(program);
+}
