@@ -1,0 +1,21 @@
+// Corpora → documents → fixed-length token contexts, plus the generated demo corpus.
+export {
+  type ContextOptions,
+  ContextStream,
+  type ContextStreamState,
+  contexts,
+  corpusFingerprint,
+  ShuffleBuffer,
+} from "./contexts.ts";
+export { Rng, type RngState } from "./rng.ts";
+export {
+  type Corpus,
+  type CorpusDocument,
+  type CorpusFile,
+  type CorpusFormat,
+  type CorpusOptions,
+  type DocPosition,
+  detectFormat,
+  openCorpus,
+  type TextSplit,
+} from "./sources.ts";
