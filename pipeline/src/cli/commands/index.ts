@@ -1,8 +1,9 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
+import { register as model } from "./model.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [];
+const groups: Register[] = [model];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
