@@ -1,0 +1,253 @@
+// The CLT training step, hand-fused: the seven GEMM groups go straight to BLAS sgemm and everything
+// else (bias, JumpReLU, loss terms and their gradients) is two fused passes over the [B, F]
+// pre-activations per layer. It computes exactly the loss of loss.ts (the tfjs reference, which the
+// tests compare it against) and the same pseudo-gradients as the tf.customGrad JumpReLU.
+//
+// Loss (normalized units, batch of B tokens, see CLT.md):
+//   MSE      = (1/B) Σ_t Σ_j ‖ŷ_tj − y_tj‖²
+//   sparsity = (λ/B) Σ_t Σ_ℓ Σ_i tanh(c·‖W_dec,ℓi‖·a_tℓi)
+//   pre      = (λ_P/B) Σ_t Σ_ℓ Σ_i ReLU(θ_ℓi − z_tℓi)·‖W_dec,ℓi‖
+import { gemm } from "./gemm.ts";
+import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
+
+export interface LossCoefs {
+  lambda: number;
+  c: number;
+  lambdaPre: number;
+  bandwidth: number;
+}
+
+export interface StepStats {
+  loss: number;
+  mse: number;
+  sparsity: number;
+  preAct: number;
+  /** Σ_t ‖ŷ_tj − y_tj‖² per layer (normalized units). */
+  sse: Float64Array;
+  /** Σ_t ‖y_tj − ȳ_j‖² per layer with the batch mean (normalized units). */
+  sst: Float64Array;
+  /** Active features summed over the batch, per layer. */
+  active: Float64Array;
+  /** Per-layer firing counts per feature over the batch. */
+  fired: Uint32Array[];
+}
+
+export class FusedStep {
+  readonly L: number;
+  readonly d: number;
+  readonly F: number;
+  readonly B: number;
+  private z: Float32Array[];
+  private a: Float32Array[];
+  private ga: Float32Array[];
+  private yhat: Float32Array;
+  private norms: Float32Array[];
+  private theta: Float32Array;
+  private gTheta: Float64Array;
+  private gNorm: Float64Array;
+  private gBenc: Float64Array;
+  readonly stats: StepStats;
+
+  constructor(shape: CltShape, batch: number) {
+    this.L = shape.nLayers;
+    this.d = shape.dModel;
+    this.F = shape.nFeatures;
+    this.B = batch;
+    const { L, d, F, B } = this;
+    const per = (n: number) => Array.from({ length: L }, () => new Float32Array(n));
+    this.z = per(B * F);
+    this.a = per(B * F);
+    this.ga = per(B * F);
+    this.yhat = new Float32Array(B * L * d);
+    this.norms = per(F);
+    this.theta = new Float32Array(F);
+    this.gTheta = new Float64Array(F);
+    this.gNorm = new Float64Array(F);
+    this.gBenc = new Float64Array(F);
+    this.stats = {
+      loss: 0,
+      mse: 0,
+      sparsity: 0,
+      preAct: 0,
+      sse: new Float64Array(L),
+      sst: new Float64Array(L),
+      active: new Float64Array(L),
+      fired: Array.from({ length: L }, () => new Uint32Array(F)),
+    };
+  }
+
+  /**
+   * Forward (and, when `grads` is given, backward) on one batch. x, y: [B, L·d] normalized.
+   * Gradients are written (overwritten) into `grads`. Returns the stats object (reused).
+   */
+  run(p: CltParams, x: Float32Array, y: Float32Array, k: LossCoefs, grads: CltParams | null): StepStats {
+    const { L, d, F, B } = this;
+    const Ld = L * d;
+    const st = this.stats;
+    const yhat = this.yhat;
+    // ---- forward: encoder GEMMs, decoder norms
+    for (let l = 0; l < L; l++) {
+      gemm(false, false, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 0, this.z[l]!, F);
+      decoderNorms(p.wDec[l]!, F, this.norms[l]!);
+    }
+    // ---- forward: bias, JumpReLU, sparsity and pre-activation terms
+    let sp = 0;
+    let pre = 0;
+    const c = k.c;
+    for (let l = 0; l < L; l++) {
+      const z = this.z[l]!;
+      const a = this.a[l]!;
+      const b = p.bEnc[l]!;
+      const lt = p.logTheta[l]!;
+      const n = this.norms[l]!;
+      const th = this.theta;
+      for (let i = 0; i < F; i++) th[i] = Math.exp(lt[i]!);
+      const fired = st.fired[l]!;
+      fired.fill(0);
+      let act = 0;
+      for (let t = 0; t < B; t++) {
+        const off = t * F;
+        for (let i = 0; i < F; i++) {
+          const zi = z[off + i]! + b[i]!;
+          z[off + i] = zi;
+          const ti = th[i]!;
+          if (zi > ti) {
+            a[off + i] = zi;
+            fired[i]!++;
+            act++;
+            sp += Math.tanh(c * n[i]! * zi);
+          } else {
+            a[off + i] = 0;
+            if (zi < ti) pre += (ti - zi) * n[i]!;
+          }
+        }
+      }
+      st.active[l] = act;
+    }
+    // ---- forward: decoder GEMMs into ŷ (b_dec broadcast first)
+    for (let t = 0; t < B; t++) yhat.set(p.bDec, t * Ld);
+    for (let l = 0; l < L; l++) {
+      const n = (L - l) * d;
+      gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
+    }
+    // ---- MSE; residual R = ŷ − y kept in yhat, then scaled to dMSE/dŷ = 2R/B
+    let mse = 0;
+    st.sse.fill(0);
+    st.sst.fill(0);
+    const mean = new Float64Array(Ld);
+    for (let t = 0; t < B; t++) {
+      const off = t * Ld;
+      for (let j = 0; j < L; j++) {
+        let s = 0;
+        const o = off + j * d;
+        for (let r = 0; r < d; r++) {
+          const yv = y[o + r]!;
+          const e = yhat[o + r]! - yv;
+          yhat[o + r] = e;
+          s += e * e;
+          mean[j * d + r]! += yv;
+        }
+        st.sse[j]! += s;
+        mse += s;
+      }
+    }
+    for (let q = 0; q < Ld; q++) mean[q] = mean[q]! / B;
+    for (let t = 0; t < B; t++) {
+      const off = t * Ld;
+      for (let j = 0; j < L; j++) {
+        let s = 0;
+        const o = off + j * d;
+        for (let r = 0; r < d; r++) {
+          const e = y[o + r]! - mean[j * d + r]!;
+          s += e * e;
+        }
+        st.sst[j]! += s;
+      }
+    }
+    st.mse = mse / B;
+    st.sparsity = (k.lambda * sp) / B;
+    st.preAct = (k.lambdaPre * pre) / B;
+    st.loss = st.mse + st.sparsity + st.preAct;
+    if (!grads) return st;
+
+    // ---- backward
+    const g = yhat;
+    const s2B = 2 / B;
+    for (let q = 0; q < g.length; q++) g[q] = g[q]! * s2B;
+    grads.bDec.fill(0);
+    for (let t = 0; t < B; t++) {
+      const off = t * Ld;
+      for (let q = 0; q < Ld; q++) grads.bDec[q]! += g[off + q]!;
+    }
+    const lamB = k.lambda / B;
+    const lpB = k.lambdaPre / B;
+    const eps = k.bandwidth;
+    const half = eps / 2;
+    for (let l = 0; l < L; l++) {
+      const n = (L - l) * d;
+      const gl = g.subarray(l * d);
+      // dL/da (MSE part) = G_ℓ·W_dec[ℓ]ᵀ ; dL/dW_dec[ℓ] = a_ℓᵀ·G_ℓ
+      gemm(false, true, B, F, n, 1, gl, Ld, p.wDec[l]!, n, 0, this.ga[l]!, F);
+      gemm(true, false, F, n, B, 1, this.a[l]!, F, gl, Ld, 0, grads.wDec[l]!, n);
+      const z = this.z[l]!;
+      const ga = this.ga[l]!;
+      const nr = this.norms[l]!;
+      const lt = p.logTheta[l]!;
+      const th = this.theta;
+      for (let i = 0; i < F; i++) th[i] = Math.exp(lt[i]!);
+      const gTh = this.gTheta.fill(0);
+      const gN = this.gNorm.fill(0);
+      const gB = this.gBenc.fill(0);
+      for (let t = 0; t < B; t++) {
+        const off = t * F;
+        for (let i = 0; i < F; i++) {
+          const zi = z[off + i]!;
+          const ti = th[i]!;
+          const ni = nr[i]!;
+          let gat: number;
+          let gz: number;
+          if (zi > ti) {
+            const tv = Math.tanh(c * ni * zi);
+            const s2 = 1 - tv * tv;
+            gat = ga[off + i]! + lamB * c * ni * s2;
+            gN[i]! += lamB * c * zi * s2;
+            gz = gat;
+          } else {
+            // a = 0 here, so d tanh(c·n·a)/da = c·n
+            gat = ga[off + i]! + lamB * c * ni;
+            gz = 0;
+            if (zi < ti) {
+              gz = -lpB * ni;
+              gTh[i]! += lpB * ni;
+              gN[i]! += lpB * (ti - zi);
+            }
+          }
+          const u = zi - ti;
+          if (u < half && u > -half) gTh[i]! -= (ti / eps) * gat;
+          ga[off + i] = gz;
+          gB[i]! += gz;
+        }
+      }
+      // dL/dW_enc[ℓ] = x_ℓᵀ·gz
+      gemm(true, false, d, F, B, 1, x.subarray(l * d), Ld, ga, F, 0, grads.wEnc[l]!, F);
+      const gbe = grads.bEnc[l]!;
+      const glt = grads.logTheta[l]!;
+      for (let i = 0; i < F; i++) {
+        gbe[i] = gB[i]!;
+        glt[i] = gTh[i]! * th[i]!; // chain rule through θ = exp(logθ)
+      }
+      // norm terms: d‖w‖/dw = w/‖w‖
+      const wd = p.wDec[l]!;
+      const gwd = grads.wDec[l]!;
+      for (let i = 0; i < F; i++) {
+        const ni = nr[i]!;
+        if (!(ni > 0)) continue;
+        const coef = gN[i]! / ni;
+        if (coef === 0) continue;
+        const off = i * n;
+        for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
+      }
+    }
+    return st;
+  }
+}
