@@ -1,9 +1,10 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
+import { register as corpus } from "./corpus.ts";
 import { register as model } from "./model.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [model];
+const groups: Register[] = [corpus, model];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
