@@ -1,0 +1,128 @@
+// Row-major float32 (batched) matrix products through a CBLAS sgemm (nblas).
+import { alignedStrides, broadcastShapes, type Shape, sizeOf } from "./nd.ts";
+
+/** nblas.sgemm: cblas_sgemm(CblasRowMajor, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc). */
+export type Sgemm = (
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
+
+const NO_TRANS = 111;
+const TRANS = 112;
+
+/**
+ * C[..., M, N] = op(A)[..., M, K] · op(B)[..., K, N] with NumPy broadcasting of the batch dims
+ * (as tf.matMul). A is stored [..., K, M] when transA, B is stored [..., N, K] when transB.
+ */
+export function batchMatMul(
+  sgemm: Sgemm,
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array,
+  bShape: Shape,
+  transA: boolean,
+  transB: boolean,
+): { values: Float32Array; shape: number[] } {
+  const ar = aShape.length;
+  const br = bShape.length;
+  if (ar < 2 || br < 2) throw new Error(`matMul: operands must have rank >= 2, got ${ar} and ${br}`);
+  const m = transA ? aShape[ar - 1]! : aShape[ar - 2]!;
+  const k = transA ? aShape[ar - 2]! : aShape[ar - 1]!;
+  const kb = transB ? bShape[br - 1]! : bShape[br - 2]!;
+  const n = transB ? bShape[br - 2]! : bShape[br - 1]!;
+  if (k !== kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${aShape} and ${bShape} and transposeA=${transA} and transposeB=${transB} must match.`,
+    );
+  }
+  const aBatch = aShape.slice(0, -2);
+  const bBatch = bShape.slice(0, -2);
+  const outBatch = broadcastShapes(aBatch, bBatch);
+  const batch = sizeOf(outBatch);
+  const shape = [...outBatch, m, n];
+  const out = new Float32Array(batch * m * n);
+  if (out.length === 0 || k === 0) return { values: out, shape };
+  const ta = transA ? TRANS : NO_TRANS;
+  const tb = transB ? TRANS : NO_TRANS;
+  const lda = transA ? m : k;
+  const ldb = transB ? k : n;
+  const nA = sizeOf(aBatch);
+  const nB = sizeOf(bBatch);
+  if (batch === 1) {
+    sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, out, n);
+    return { values: out, shape };
+  }
+  // A stack of row-major matrices times one shared B: a single tall product.
+  if (nB === 1 && !transA && nA === batch) {
+    sgemm(ta, tb, batch * m, n, k, 1, a, lda, b, ldb, 0, out, n);
+    return { values: out, shape };
+  }
+  const aStep = m * k;
+  const bStep = k * n;
+  const cStep = m * n;
+  if (nA === batch && nB === batch) {
+    for (let i = 0; i < batch; i++) {
+      sgemm(
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        1,
+        a.subarray(i * aStep, (i + 1) * aStep),
+        lda,
+        b.subarray(i * bStep, (i + 1) * bStep),
+        ldb,
+        0,
+        out.subarray(i * cStep, (i + 1) * cStep),
+        n,
+      );
+    }
+    return { values: out, shape };
+  }
+  // General broadcasting: map each output batch index to the operands' batch indices.
+  const sa = alignedStrides(aBatch, outBatch);
+  const sb = alignedStrides(bBatch, outBatch);
+  const r = outBatch.length;
+  const idx = new Array<number>(r).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < batch; i++) {
+    sgemm(
+      ta,
+      tb,
+      m,
+      n,
+      k,
+      1,
+      a.subarray(ia * aStep, (ia + 1) * aStep),
+      lda,
+      b.subarray(ib * bStep, (ib + 1) * bStep),
+      ldb,
+      0,
+      out.subarray(i * cStep, (i + 1) * cStep),
+      n,
+    );
+    for (let d = r - 1; d >= 0; d--) {
+      idx[d]!++;
+      ia += sa[d]!;
+      ib += sb[d]!;
+      if (idx[d]! < outBatch[d]!) break;
+      ia -= sa[d]! * outBatch[d]!;
+      ib -= sb[d]! * outBatch[d]!;
+      idx[d] = 0;
+    }
+  }
+  return { values: out, shape };
+}

@@ -1,0 +1,138 @@
+// Backend choice for tfjs, made once at start: tensorflow (libtensorflow, optional) → cpu+BLAS
+// ("blas": the cpu backend with nblas sgemm matmuls and fast-path kernels) → wasm → plain cpu.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as tf from "@tensorflow/tfjs";
+import type { Sgemm } from "./blas.ts";
+import { registerFused } from "./fused.ts";
+import { cloneKernels, overrides } from "./kernels.ts";
+
+export { CAUSAL_SOFTMAX, CENTER, GELU_NEW, LN_AFFINE, RMS } from "./fused.ts";
+
+export type BackendPref = "tensorflow" | "blas" | "wasm" | "cpu";
+export const BACKEND_PREFS: readonly BackendPref[] = ["tensorflow", "blas", "wasm", "cpu"];
+
+export interface BackendInfo {
+  /** Which of the four choices is active. */
+  name: BackendPref;
+  /** The tfjs backend name (`tf.getBackend()`). */
+  tfBackend: string;
+  /** One line for logs, e.g. "cpu+blas (OpenBLAS sgemm via nblas)". */
+  description: string;
+}
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | null = null;
+let blasRegistered: string | null | undefined; // description, null = unavailable, undefined = not tried
+
+/** The active backend, or null before `initBackend`. */
+export function backendInfo(): BackendInfo | null {
+  return current;
+}
+
+function blasLibraryName(): string {
+  // nblas links the system libblas; report OpenBLAS when that is what got mapped.
+  try {
+    const maps = readFileSync("/proc/self/maps", "utf8");
+    if (maps.includes("openblas")) return "OpenBLAS";
+    if (maps.includes("libmkl")) return "MKL";
+    if (maps.includes("blis")) return "BLIS";
+  } catch {
+    // not Linux: fall through
+  }
+  return "BLAS";
+}
+
+/** Register the "blas" tfjs backend (once). Returns its description, or null when nblas is missing. */
+function registerBlas(): string | null {
+  if (blasRegistered !== undefined) return blasRegistered;
+  let sgemm: Sgemm;
+  try {
+    sgemm = (require("nblas") as { sgemm: Sgemm }).sgemm;
+    if (typeof sgemm !== "function") throw new Error("nblas.sgemm missing");
+  } catch {
+    blasRegistered = null;
+    return null;
+  }
+  const Cpu = (tf.findBackend("cpu") as object).constructor as new () => tf.KernelBackend;
+  tf.registerBackend("blas", () => {
+    const b = new Cpu() as tf.KernelBackend & { firstUse?: boolean };
+    b.firstUse = false; // silence the "install tfjs-node" banner: this is the fast path
+    return b;
+  });
+  cloneKernels("cpu", "blas", overrides(sgemm));
+  registerFused("blas");
+  blasRegistered = `cpu+blas (${blasLibraryName()} sgemm via nblas)`;
+  return blasRegistered;
+}
+
+async function tryTensorflow(): Promise<string | null> {
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      await import(pkg);
+      if (await tf.setBackend("tensorflow")) return `tensorflow (libtensorflow via ${pkg})`;
+    } catch {
+      // not installed (the normal case here): try the next one
+    }
+  }
+  return null;
+}
+
+async function tryBackend(name: BackendPref): Promise<string | null> {
+  switch (name) {
+    case "tensorflow":
+      return tryTensorflow();
+    case "blas": {
+      const d = registerBlas();
+      return d && (await tf.setBackend("blas")) ? d : null;
+    }
+    case "wasm":
+      try {
+        await import("@tensorflow/tfjs-backend-wasm");
+        return (await tf.setBackend("wasm")) ? "wasm (XNNPACK, single-threaded SIMD)" : null;
+      } catch {
+        return null;
+      }
+    case "cpu": {
+      const ok = await tf.setBackend("cpu");
+      (tf.backend() as { firstUse?: boolean }).firstUse = false;
+      return ok ? "cpu (pure JS kernels)" : null;
+    }
+  }
+}
+
+function parsePref(v: string | undefined, source: string): BackendPref | undefined {
+  if (v === undefined || v === "") return undefined;
+  if ((BACKEND_PREFS as readonly string[]).includes(v)) return v as BackendPref;
+  throw new Error(`${source}: unknown backend "${v}" (expected one of ${BACKEND_PREFS.join(", ")})`);
+}
+
+/**
+ * Choose and activate the tfjs backend. With no preference (argument or env ATLAS_BACKEND) the
+ * first available of tensorflow → blas → wasm → cpu is used; an explicit preference that is not
+ * available is an error. Calling again with no/the same preference returns the active choice;
+ * a different preference switches (tests compare backends this way).
+ */
+export async function initBackend(pref?: BackendPref, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+  const want = pref ?? parsePref(process.env.ATLAS_BACKEND, "ATLAS_BACKEND");
+  if (current && (want === undefined || want === current.name) && tf.getBackend() === current.tfBackend) {
+    return current;
+  }
+  const order = want ? [want] : BACKEND_PREFS;
+  for (const name of order) {
+    const description = await tryBackend(name);
+    if (description) {
+      await tf.ready();
+      current = { name, tfBackend: tf.getBackend(), description };
+      if (!opts.quiet) process.stderr.write(`backend: ${description}\n`);
+      return current;
+    }
+  }
+  throw new Error(
+    want === "tensorflow"
+      ? "backend tensorflow is not available (@tensorflow/tfjs-node[-gpu] is not installed)"
+      : want === "blas"
+        ? "backend blas is not available (the optional dependency nblas did not load)"
+        : `backend ${want ?? "(auto)"} is not available`,
+  );
+}

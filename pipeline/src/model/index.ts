@@ -1,0 +1,24 @@
+// GPT-2 model: the tfjs forward with hook points, and HF checkpoint folders.
+export {
+  GPT2,
+  type GPT2Config,
+  type GPT2Weights,
+  globToRegExp,
+  type HookFn,
+  type NameFilter,
+  parameterShapes,
+  type RunOptions,
+  type RunResult,
+  validateConfig,
+} from "./gpt2.ts";
+export {
+  GPT2_VOCAB,
+  loadModel,
+  parseHfConfig,
+  parseVocabMap,
+  type SaveOptions,
+  saveModel,
+  toHfConfig,
+  VOCAB_MAP_FILE,
+} from "./load.ts";
+export { causalSoftmax, center, geluNew, normalize, rms } from "./ops.ts";
