@@ -42,7 +42,14 @@ export class FusedStep {
   private ga: Float32Array[];
   private yhat: Float32Array;
   private norms: Float32Array[];
-  private theta: Float32Array;
+  private theta: Float32Array[];
+  private sumZ: Float64Array[];
+  private sumZActive: Float64Array[];
+  private countEq: Uint32Array[];
+  private countBelow: Float64Array[];
+  private sumZBelow: Float64Array[];
+  private negPre: Float64Array;
+  private sparseInactive: Float64Array;
   private gTheta: Float64Array;
   private gNorm: Float64Array;
   private gBenc: Float64Array;
@@ -60,7 +67,15 @@ export class FusedStep {
     this.ga = per(B * F);
     this.yhat = new Float32Array(B * L * d);
     this.norms = per(F);
-    this.theta = new Float32Array(F);
+    this.theta = per(F);
+    const per64 = () => Array.from({ length: L }, () => new Float64Array(F));
+    this.sumZ = per64();
+    this.sumZActive = per64();
+    this.countBelow = per64();
+    this.sumZBelow = per64();
+    this.countEq = Array.from({ length: L }, () => new Uint32Array(F));
+    this.negPre = new Float64Array(F);
+    this.sparseInactive = new Float64Array(F);
     this.gTheta = new Float64Array(F);
     this.gNorm = new Float64Array(F);
     this.gBenc = new Float64Array(F);
@@ -90,7 +105,9 @@ export class FusedStep {
       gemm(false, false, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 0, this.z[l]!, F);
       decoderNorms(p.wDec[l]!, F, this.norms[l]!);
     }
-    // ---- forward: bias, JumpReLU, sparsity and pre-activation terms
+    // ---- forward: bias, JumpReLU, sparsity and pre-activation terms. The pre-activation term
+    // Σ_t ReLU(θ−z)·n is accumulated per feature as n·(count_below·θ − Σ_below z) so the inner
+    // loop only touches active elements beyond the bias add.
     let sp = 0;
     let pre = 0;
     const c = k.c;
@@ -98,29 +115,41 @@ export class FusedStep {
       const z = this.z[l]!;
       const a = this.a[l]!;
       const b = p.bEnc[l]!;
-      const lt = p.logTheta[l]!;
       const n = this.norms[l]!;
-      const th = this.theta;
+      const th = this.theta[l]!;
+      const lt = p.logTheta[l]!;
       for (let i = 0; i < F; i++) th[i] = Math.exp(lt[i]!);
       const fired = st.fired[l]!;
+      const sz = this.sumZ[l]!.fill(0);
+      const szA = this.sumZActive[l]!.fill(0);
+      const eq = this.countEq[l]!.fill(0);
       fired.fill(0);
+      a.fill(0);
       let act = 0;
       for (let t = 0; t < B; t++) {
         const off = t * F;
         for (let i = 0; i < F; i++) {
           const zi = z[off + i]! + b[i]!;
           z[off + i] = zi;
+          sz[i]! += zi;
           const ti = th[i]!;
           if (zi > ti) {
             a[off + i] = zi;
             fired[i]!++;
+            szA[i]! += zi;
             act++;
             sp += Math.tanh(c * n[i]! * zi);
-          } else {
-            a[off + i] = 0;
-            if (zi < ti) pre += (ti - zi) * n[i]!;
+          } else if (zi === ti) {
+            eq[i]!++;
           }
         }
+      }
+      const below = this.countBelow[l]!;
+      const szB = this.sumZBelow[l]!;
+      for (let i = 0; i < F; i++) {
+        below[i] = B - fired[i]! - eq[i]!;
+        szB[i] = sz[i]! - szA[i]! - eq[i]! * th[i]!;
+        pre += n[i]! * (below[i]! * th[i]! - szB[i]!);
       }
       st.active[l] = act;
     }
@@ -192,41 +221,48 @@ export class FusedStep {
       const z = this.z[l]!;
       const ga = this.ga[l]!;
       const nr = this.norms[l]!;
-      const lt = p.logTheta[l]!;
-      const th = this.theta;
-      for (let i = 0; i < F; i++) th[i] = Math.exp(lt[i]!);
+      const th = this.theta[l]!;
+      const below = this.countBelow[l]!;
+      const szB = this.sumZBelow[l]!;
       const gTh = this.gTheta.fill(0);
       const gN = this.gNorm.fill(0);
       const gB = this.gBenc.fill(0);
+      const negPre = this.negPre;
+      const sparseInactive = this.sparseInactive;
+      for (let i = 0; i < F; i++) {
+        negPre[i] = -lpB * nr[i]!;
+        // a = 0 below θ, so d tanh(c·n·a)/da = c·n there
+        sparseInactive[i] = lamB * c * nr[i]!;
+      }
+      const thEps = 1 / eps;
       for (let t = 0; t < B; t++) {
         const off = t * F;
         for (let i = 0; i < F; i++) {
           const zi = z[off + i]!;
           const ti = th[i]!;
-          const ni = nr[i]!;
-          let gat: number;
-          let gz: number;
           if (zi > ti) {
+            const ni = nr[i]!;
             const tv = Math.tanh(c * ni * zi);
             const s2 = 1 - tv * tv;
-            gat = ga[off + i]! + lamB * c * ni * s2;
+            const gat = ga[off + i]! + lamB * c * ni * s2;
             gN[i]! += lamB * c * zi * s2;
-            gz = gat;
+            ga[off + i] = gat;
+            gB[i]! += gat;
+            if (zi - ti < half) gTh[i]! -= ti * thEps * gat;
           } else {
-            // a = 0 here, so d tanh(c·n·a)/da = c·n
-            gat = ga[off + i]! + lamB * c * ni;
-            gz = 0;
-            if (zi < ti) {
-              gz = -lpB * ni;
-              gTh[i]! += lpB * ni;
-              gN[i]! += lpB * (ti - zi);
-            }
+            const g0 = ga[off + i]!;
+            ga[off + i] = zi < ti ? negPre[i]! : 0;
+            if (ti - zi < half) gTh[i]! -= ti * thEps * (g0 + sparseInactive[i]!);
           }
-          const u = zi - ti;
-          if (u < half && u > -half) gTh[i]! -= (ti / eps) * gat;
-          ga[off + i] = gz;
-          gB[i]! += gz;
         }
+      }
+      // pre-activation terms, per feature: d/dθ = λ_P/B·n·count_below; d/dn = λ_P/B·Σ_below(θ−z);
+      // d/db_enc = −λ_P/B·n·count_below
+      for (let i = 0; i < F; i++) {
+        const cb = below[i]!;
+        gTh[i]! += lpB * nr[i]! * cb;
+        gN[i]! += lpB * (cb * th[i]! - szB[i]!);
+        gB[i]! += negPre[i]! * cb;
       }
       // dL/dW_enc[ℓ] = x_ℓᵀ·gz
       gemm(true, false, d, F, B, 1, x.subarray(l * d), Ld, ga, F, 0, grads.wEnc[l]!, F);

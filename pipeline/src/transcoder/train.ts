@@ -1,0 +1,469 @@
+// CLT training: activation buffer → normalization + data-dependent init → steps (fused BLAS step or
+// tfjs reference) with Adam, clipping, λ ramp and LR decay → metrics.jsonl, atomic checkpoints with
+// exact resume, folded weights in clt.safetensors.
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
+import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
+import { ActivationBuffer, type ActivationSource, type BufferState } from "./buffer.ts";
+import { type CltTrainConfig, parseTrainConfig } from "./config.ts";
+import { FusedStep, type LossCoefs, type StepStats } from "./fused.ts";
+import {
+  FEATURE_INPUT_HOOK,
+  FEATURE_OUTPUT_HOOK,
+  readRunConfig,
+  saveWeights,
+  swapDir,
+  WEIGHTS_FILE,
+  writeJsonAtomic,
+  writeRunConfig,
+} from "./io.ts";
+import { TfStep } from "./loss.ts";
+import { Adam, globalNorm, lambdaAt, lrAt, scaleAll } from "./optim.ts";
+import {
+  allocParams,
+  type CltParams,
+  type CltShape,
+  estimateNormalization,
+  foldParams,
+  initParams,
+  type Normalization,
+  paramList,
+} from "./params.ts";
+
+export const CHECKPOINT_DIR = "checkpoint";
+export const METRICS_FILE = "metrics.jsonl";
+
+export interface TrainCltOptions {
+  config: CltTrainConfig;
+  outDir: string;
+  resume?: boolean;
+  /** Activation source; default: harvest from config.model over config.corpus. */
+  source?: ActivationSource;
+  /** Stop after this many steps in this call (a checkpoint is written): simulates an interruption. */
+  maxStepsThisRun?: number;
+  /** Polled every step; true → write a checkpoint and return (SIGINT in the CLI). */
+  shouldStop?: () => boolean;
+  /** Progress bar stream (default none). */
+  progress?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Model name recorded in the run config (e.g. the HF repo id). */
+  modelName?: string | null;
+}
+
+export interface MetricsLine {
+  step: number;
+  tokens: number;
+  loss: number;
+  mse: number;
+  sparsity: number;
+  pre_act: number;
+  fvu: { per_layer: number[]; mean: number };
+  l0: { per_layer: number[]; total: number };
+  dead_fraction: { per_layer: number[]; mean: number };
+  lambda: number;
+  lr: number;
+  grad_norm: number;
+  elapsed_s: number;
+  tokens_per_s: number;
+}
+
+export interface TrainCltResult {
+  runDir: string;
+  steps: number;
+  totalSteps: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  last: MetricsLine | null;
+  interrupted: boolean;
+}
+
+interface CheckpointState {
+  version: 1;
+  step: number;
+  totalSteps: number;
+  shape: CltShape;
+  buffer: BufferState;
+  norm: { sIn: number[]; sOut: number[] };
+  adamT: number;
+  metricsBytes: number;
+  elapsedSeconds: number;
+  /** Metric sums since the last metrics line (so lines after a resume average the same steps). */
+  acc: { n: number; loss: number; mse: number; sp: number; pre: number; sse: number[]; sst: number[]; act: number[] };
+  config: CltTrainConfig;
+}
+
+/** Options that may differ between an interrupted run and its resumption. */
+const RESUME_FREE: ReadonlySet<string> = new Set(["checkpointEvery", "logEvery"]);
+
+function checkpointFiles(dir: string) {
+  return {
+    state: join(dir, "state.json"),
+    params: join(dir, "params.safetensors"),
+    optim: join(dir, "optim.safetensors"),
+  };
+}
+
+function saveCheckpoint(runDir: string, st: CheckpointState, params: CltParams, adam: Adam, ema: Float32Array[]): void {
+  const final = join(runDir, CHECKPOINT_DIR);
+  const tmp = join(runDir, `.${CHECKPOINT_DIR}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const f = checkpointFiles(tmp);
+  const shapes = paramList(params);
+  const pt = new Map<string, TensorToWrite>();
+  const ot = new Map<string, TensorToWrite>();
+  shapes.forEach(([name, data], k) => {
+    pt.set(name, { dtype: "F32", shape: [data.length], data });
+    ot.set(`m.${name}`, { dtype: "F32", shape: [data.length], data: adam.m[k]! });
+    ot.set(`v.${name}`, { dtype: "F32", shape: [data.length], data: adam.v[k]! });
+  });
+  ema.forEach((e, l) => ot.set(`ema_firing_${l}`, { dtype: "F32", shape: [e.length], data: e }));
+  writeSafetensors(f.params, pt);
+  writeSafetensors(f.optim, ot);
+  writeJsonAtomic(f.state, st);
+  swapDir(tmp, final);
+}
+
+function loadCheckpoint(runDir: string): {
+  st: CheckpointState;
+  params: CltParams;
+  m: Float32Array[];
+  v: Float32Array[];
+  ema: Float32Array[];
+} {
+  const dir = join(runDir, CHECKPOINT_DIR);
+  // a crash between the two renames of swapDir leaves only checkpoint.old
+  if (!existsSync(dir) && existsSync(`${dir}.old`)) renameSync(`${dir}.old`, dir);
+  const f = checkpointFiles(dir);
+  if (!existsSync(f.state)) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
+  const st = JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState;
+  if (st.version !== 1) throw new Error(`cannot resume: unsupported checkpoint version ${st.version}`);
+  const params = allocParams(st.shape);
+  const pf = readSafetensors(f.params);
+  const of = readSafetensors(f.optim);
+  const m: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  const take = (file: typeof pf, name: string, into: Float32Array) => {
+    const t = file.tensors.get(name);
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== into.length) {
+      throw new Error(`cannot resume: checkpoint tensor ${name} missing or of the wrong size`);
+    }
+    into.set(t.data);
+    return into;
+  };
+  for (const [name, data] of paramList(params)) {
+    take(pf, name, data);
+    m.push(take(of, `m.${name}`, new Float32Array(data.length)));
+    v.push(take(of, `v.${name}`, new Float32Array(data.length)));
+  }
+  const ema = Array.from({ length: st.shape.nLayers }, (_, l) =>
+    take(of, `ema_firing_${l}`, new Float32Array(st.shape.nFeatures)),
+  );
+  return { st, params, m, v, ema };
+}
+
+/** Default activation source: the model's hooks over the corpus. */
+async function openHarvest(cfg: CltTrainConfig): Promise<ActivationSource> {
+  const { loadModel } = await import("../model/index.ts");
+  const { openCorpus } = await import("../data/index.ts");
+  const { HarvestSource, countCorpusTokens } = await import("./harvest.ts");
+  const { initBackend } = await import("../backend/index.ts");
+  await initBackend(undefined, { quiet: true });
+  if (!existsSync(join(cfg.model, "config.json"))) throw new Error(`model dir not found or not a model: ${cfg.model}`);
+  const model = await loadModel(cfg.model);
+  const corpus = await openCorpus(cfg.corpus);
+  const nCtx = cfg.contextLength > 0 ? cfg.contextLength : Math.min(model.config.nCtx, 128);
+  const have = await countCorpusTokens(corpus, nCtx, cfg.tokens);
+  if (have < cfg.tokens) {
+    throw new Error(
+      `corpus ${cfg.corpus} has only ${have} training tokens (contexts of ${nCtx}, BOS excluded), fewer than the requested ${cfg.tokens}`,
+    );
+  }
+  return new HarvestSource(model, corpus, {
+    nCtx,
+    batchContexts: cfg.harvestContexts,
+    contextShuffle: cfg.contextShuffle,
+    seed: cfg.seed,
+  });
+}
+
+function fmtDur(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
+  const cfg = parseTrainConfig(opts.config);
+  const runDir = resolve(opts.outDir);
+  const ckDir = join(runDir, CHECKPOINT_DIR);
+  const metricsPath = join(runDir, METRICS_FILE);
+  const hasCheckpoint = existsSync(join(ckDir, "state.json")) || existsSync(join(`${ckDir}.old`, "state.json"));
+  if (!opts.resume && hasCheckpoint) {
+    throw new Error(
+      `run dir ${runDir} already holds a checkpoint: pass --resume to continue it, or choose another --out`,
+    );
+  }
+  if (opts.resume && !hasCheckpoint) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
+
+  let resumed: ReturnType<typeof loadCheckpoint> | null = null;
+  if (opts.resume) {
+    resumed = loadCheckpoint(runDir);
+    const saved = resumed.st.config as Record<string, unknown>;
+    for (const [k, v] of Object.entries(cfg)) {
+      if (RESUME_FREE.has(k)) continue;
+      if (JSON.stringify(saved[k]) !== JSON.stringify(v)) {
+        throw new Error(
+          `cannot resume: option ${k} is ${JSON.stringify(v)} but the run was started with ${JSON.stringify(saved[k])}`,
+        );
+      }
+    }
+  }
+
+  const source = opts.source ?? (await openHarvest(cfg));
+  const shape: CltShape = { nLayers: source.nLayers, dModel: source.dModel, nFeatures: cfg.featuresPerLayer };
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const B = cfg.batchTokens;
+  const totalSteps = Math.floor(cfg.tokens / B);
+  if (totalSteps < 1) throw new Error(`--tokens ${cfg.tokens} is less than one batch of ${B} tokens`);
+  if (resumed && JSON.stringify(resumed.st.shape) !== JSON.stringify(shape)) {
+    throw new Error(`cannot resume: checkpoint shape ${JSON.stringify(resumed.st.shape)} ≠ ${JSON.stringify(shape)}`);
+  }
+  mkdirSync(runDir, { recursive: true });
+
+  const buffer = new ActivationBuffer(source, cfg.bufferTokens, cfg.seed);
+  let params: CltParams;
+  let norm: Normalization;
+  let step = 0;
+  let elapsedBefore = 0;
+  const adam = new Adam(
+    paramList(allocParams(shape)).map(([, a]) => a.length),
+    cfg.beta1,
+    cfg.beta2,
+    cfg.adamEps,
+    cfg.weightDecay,
+  );
+  let ema: Float32Array[];
+  if (resumed) {
+    params = resumed.params;
+    norm = { sIn: Float64Array.from(resumed.st.norm.sIn), sOut: Float64Array.from(resumed.st.norm.sOut) };
+    resumed.m.forEach((m, k) => adam.m[k]!.set(m));
+    resumed.v.forEach((v, k) => adam.v[k]!.set(v));
+    adam.t = resumed.st.adamT;
+    ema = resumed.ema;
+    step = resumed.st.step;
+    elapsedBefore = resumed.st.elapsedSeconds;
+    await buffer.restore(resumed.st.buffer);
+    // drop metric lines written after the checkpoint by the interrupted process
+    if (existsSync(metricsPath) && statSync(metricsPath).size > resumed.st.metricsBytes) {
+      truncateSync(metricsPath, resumed.st.metricsBytes);
+    }
+  } else {
+    const sample = await buffer.peek(Math.min(cfg.initTokens, cfg.bufferTokens));
+    if (sample.n === 0) throw new Error("the activation source produced no tokens");
+    norm = estimateNormalization(shape, sample.x, sample.y, sample.n);
+    const scale = (a: Float32Array, s: Float64Array) => {
+      for (let t = 0; t < sample.n; t++)
+        for (let q = 0; q < L * d; q++) a[t * L * d + q] = a[t * L * d + q]! * s[Math.floor(q / d)]!;
+    };
+    scale(sample.x, norm.sIn);
+    scale(sample.y, norm.sOut);
+    params = initParams(shape, sample.x, sample.y, sample.n, {
+      seed: cfg.seed,
+      thresholdInit: cfg.thresholdInit,
+      initFiringRate: cfg.initFiringRate,
+      decoderInitNorm: cfg.decoderInitNorm,
+    });
+    ema = Array.from({ length: L }, () => new Float32Array(F).fill(cfg.initFiringRate));
+    rmSync(metricsPath, { force: true });
+  }
+  writeRunConfig(runDir, {
+    kind: "clt",
+    version: 1,
+    model: opts.source ? null : resolve(cfg.model),
+    modelName: opts.modelName ?? null,
+    shape,
+    featureInputHook: FEATURE_INPUT_HOOK,
+    featureOutputHook: FEATURE_OUTPUT_HOOK,
+    train: { ...cfg, model: opts.source ? cfg.model : resolve(cfg.model) },
+  });
+
+  const engine = cfg.engine === "fused" ? new FusedStep(shape, B) : new TfStep(shape, B);
+  const grads = allocParams(shape);
+  const pl = paramList(params).map(([, a]) => a);
+  const gl = paramList(grads).map(([, a]) => a);
+  const decay = paramList(params).map(([n]) => n.startsWith("W_"));
+  const xb = new Float32Array(B * L * d);
+  const yb = new Float32Array(B * L * d);
+  const alpha = Math.min(1, B / cfg.deadWindowTokens);
+  const t0 = performance.now();
+  let stepsThisRun = 0;
+  let last: MetricsLine | null = null;
+  let interrupted = false;
+  // running sums between log lines so a line reports the mean over its interval
+  const acc = {
+    n: 0,
+    loss: 0,
+    mse: 0,
+    sp: 0,
+    pre: 0,
+    sse: new Float64Array(L),
+    sst: new Float64Array(L),
+    act: new Float64Array(L),
+  };
+  const resetAcc = () => {
+    acc.n = 0;
+    acc.loss = acc.mse = acc.sp = acc.pre = 0;
+    acc.sse.fill(0);
+    acc.sst.fill(0);
+    acc.act.fill(0);
+  };
+  resetAcc();
+  if (resumed) {
+    const a = resumed.st.acc;
+    Object.assign(acc, { n: a.n, loss: a.loss, mse: a.mse, sp: a.sp, pre: a.pre });
+    acc.sse.set(a.sse);
+    acc.sst.set(a.sst);
+    acc.act.set(a.act);
+  }
+  const elapsed = () => elapsedBefore + (performance.now() - t0) / 1000;
+  const metricsBytes = () => (existsSync(metricsPath) ? statSync(metricsPath).size : 0);
+  const checkpoint = () =>
+    saveCheckpoint(
+      runDir,
+      {
+        version: 1,
+        step,
+        totalSteps,
+        shape,
+        buffer: buffer.state(),
+        norm: { sIn: Array.from(norm.sIn), sOut: Array.from(norm.sOut) },
+        adamT: adam.t,
+        metricsBytes: metricsBytes(),
+        elapsedSeconds: elapsed(),
+        acc: { ...acc, sse: Array.from(acc.sse), sst: Array.from(acc.sst), act: Array.from(acc.act) },
+        config: cfg,
+      },
+      params,
+      adam,
+      ema,
+    );
+  let lastBar = 0;
+  const bar = (force = false) => {
+    const out = opts.progress;
+    if (!out || !last) return;
+    const now = performance.now();
+    if (!force && now - lastBar < (out.isTTY ? 250 : 10_000)) return;
+    lastBar = now;
+    const frac = step / totalSteps;
+    const w = 24;
+    const filled = Math.round(frac * w);
+    const rate = (stepsThisRun * B) / ((now - t0) / 1000);
+    const eta = ((totalSteps - step) * B) / rate;
+    const line =
+      `[${"#".repeat(filled)}${".".repeat(w - filled)}] ${step}/${totalSteps} ` +
+      `loss ${last.loss.toFixed(3)} fvu ${last.fvu.mean.toFixed(3)} L0 ${(last.l0.total / L).toFixed(1)}/layer ` +
+      `dead ${(100 * last.dead_fraction.mean).toFixed(1)}% ${Math.round(rate)} tok/s ETA ${fmtDur(eta)}`;
+    out.write(out.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+  };
+
+  while (step < totalSteps) {
+    if (opts.maxStepsThisRun !== undefined && stepsThisRun >= opts.maxStepsThisRun) {
+      interrupted = true;
+      break;
+    }
+    if (opts.shouldStop?.()) {
+      interrupted = true;
+      break;
+    }
+    const got = await buffer.next(B, xb, yb, norm.sIn, norm.sOut);
+    if (got < B) {
+      throw new Error(
+        `the activation source ran out after ${step * B + got} tokens, fewer than the requested ${cfg.tokens}`,
+      );
+    }
+    const lam = lambdaAt(cfg.lambda, step, totalSteps);
+    const lr = lrAt(cfg, step, totalSteps);
+    const coefs: LossCoefs = { lambda: lam, c: cfg.c, lambdaPre: cfg.lambdaPre, bandwidth: cfg.bandwidth };
+    const st: StepStats = engine.run(params, xb, yb, coefs, grads);
+    const gnorm = globalNorm(gl);
+    if (!Number.isFinite(st.loss) || !Number.isFinite(gnorm)) {
+      throw new Error(
+        `training diverged at step ${step}: loss ${st.loss}, gradient norm ${gnorm}. ` +
+          `The last good checkpoint in ${ckDir} was kept; lower --lr or --lambda and --resume, or restart.`,
+      );
+    }
+    if (cfg.gradClip > 0 && gnorm > cfg.gradClip) scaleAll(gl, cfg.gradClip / gnorm);
+    adam.step(pl, gl, lr, decay);
+    for (let l = 0; l < L; l++) {
+      const e = ema[l]!;
+      const f = st.fired[l]!;
+      for (let i = 0; i < F; i++) e[i] = (1 - alpha) * e[i]! + (alpha * f[i]!) / B;
+    }
+    acc.n++;
+    acc.loss += st.loss;
+    acc.mse += st.mse;
+    acc.sp += st.sparsity;
+    acc.pre += st.preAct;
+    for (let l = 0; l < L; l++) {
+      acc.sse[l]! += st.sse[l]!;
+      acc.sst[l]! += st.sst[l]!;
+      acc.act[l]! += st.active[l]!;
+    }
+    step++;
+    stepsThisRun++;
+    if (step % cfg.logEvery === 0 || step === totalSteps) {
+      const fvu = Array.from(acc.sse, (s, l) => s / acc.sst[l]!);
+      const l0 = Array.from(acc.act, (a) => a / (acc.n * B));
+      const dead = ema.map((e) => e.reduce((n, v) => n + (v * cfg.deadWindowTokens < 1 ? 1 : 0), 0) / F);
+      const el = elapsed();
+      last = {
+        step,
+        tokens: step * B,
+        loss: acc.loss / acc.n,
+        mse: acc.mse / acc.n,
+        sparsity: acc.sp / acc.n,
+        pre_act: acc.pre / acc.n,
+        fvu: { per_layer: fvu, mean: fvu.reduce((a, b) => a + b, 0) / L },
+        l0: { per_layer: l0, total: l0.reduce((a, b) => a + b, 0) },
+        dead_fraction: { per_layer: dead, mean: dead.reduce((a, b) => a + b, 0) / L },
+        lambda: lam,
+        lr,
+        grad_norm: gnorm,
+        elapsed_s: el,
+        tokens_per_s: (stepsThisRun * B) / ((performance.now() - t0) / 1000),
+      };
+      appendFileSync(metricsPath, `${JSON.stringify(last)}\n`);
+      resetAcc();
+      bar();
+    }
+    if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < totalSteps) checkpoint();
+  }
+  if (step > 0) checkpoint();
+  if (step === totalSteps) saveWeights(join(runDir, WEIGHTS_FILE), foldParams(params, norm));
+  bar(true);
+  if (opts.progress?.isTTY) opts.progress.write("\n");
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    runDir,
+    steps: step,
+    totalSteps,
+    tokens: step * B,
+    seconds,
+    tokensPerSecond: (stepsThisRun * B) / seconds,
+    last,
+    interrupted,
+  };
+}
+
+export { readRunConfig };
