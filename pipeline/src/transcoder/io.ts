@@ -143,7 +143,7 @@ export function importCircuitTracer(dir: string): { weights: CltWeights; modelNa
   let L = 0;
   while (existsSync(join(dir, `W_enc_${L}.safetensors`))) L++;
   const first = readSafetensors(enc0).tensors.get("W_enc_0");
-  if (!first || first.shape.length !== 2) throw new Error(`${enc0}: no W_enc_0 [F, d] tensor`);
+  if (first?.shape.length !== 2) throw new Error(`${enc0}: no W_enc_0 [F, d] tensor`);
   const [F, d] = first.shape as [number, number];
   const w: CltWeights = {
     shape: { nLayers: L, dModel: d, nFeatures: F },

@@ -126,7 +126,7 @@ function saveCheckpoint(runDir: string, st: CheckpointState, params: CltParams, 
     ot.set(`m.${name}`, { dtype: "F32", shape: [data.length], data: adam.m[k]! });
     ot.set(`v.${name}`, { dtype: "F32", shape: [data.length], data: adam.v[k]! });
   });
-  ema.forEach((e, l) => ot.set(`ema_firing_${l}`, { dtype: "F32", shape: [e.length], data: e }));
+  for (const [l, e] of ema.entries()) ot.set(`ema_firing_${l}`, { dtype: "F32", shape: [e.length], data: e });
   writeSafetensors(f.params, pt);
   writeSafetensors(f.optim, ot);
   writeJsonAtomic(f.state, st);
@@ -257,8 +257,8 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
   if (resumed) {
     params = resumed.params;
     norm = { sIn: Float64Array.from(resumed.st.norm.sIn), sOut: Float64Array.from(resumed.st.norm.sOut) };
-    resumed.m.forEach((m, k) => adam.m[k]!.set(m));
-    resumed.v.forEach((v, k) => adam.v[k]!.set(v));
+    for (const [k, m] of resumed.m.entries()) adam.m[k]!.set(m);
+    for (const [k, v] of resumed.v.entries()) adam.v[k]!.set(v);
     adam.t = resumed.st.adamT;
     ema = resumed.ema;
     step = resumed.st.step;
