@@ -1,10 +1,11 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
 import { register as corpus } from "./corpus.ts";
+import { register as lm } from "./lm.ts";
 import { register as model } from "./model.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [corpus, model];
+const groups: Register[] = [corpus, lm, model];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

@@ -1,0 +1,102 @@
+// `atlas lm …`: the small offline demo LM (training and greater-than evaluation).
+import type { Command } from "commander";
+import { z } from "zod";
+import { initBackend } from "../../backend/index.ts";
+import { HELDOUT_NOUNS, TRAIN_NOUNS } from "../../data/demo-corpus.ts";
+import { greaterThanDataset, greaterThanEval } from "../../lm/eval.ts";
+import { trainLm } from "../../lm/train.ts";
+import { loadModel } from "../../model/load.ts";
+
+const num = z.coerce.number();
+const int = z.coerce.number().int();
+const TrainArgs = z.object({
+  out: z.string().min(1),
+  seed: int.min(0).optional(),
+  steps: int.positive().optional(),
+  batchSize: int.positive().optional(),
+  nCtx: int.min(8).optional(),
+  layers: int.positive().optional(),
+  dModel: int.positive().optional(),
+  heads: int.positive().optional(),
+  lr: num.positive().optional(),
+  corpusTokens: int.positive().optional(),
+  checkpointEvery: int.positive(),
+  evalEvery: int.min(0),
+  dtype: z.enum(["f32", "f16"]),
+  resume: z.boolean().optional(),
+  quiet: z.boolean().optional(),
+});
+
+const EvalArgs = z.object({ n: int.positive(), nouns: z.enum(["heldout", "train"]), seed: int.min(0) });
+
+function parse<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new Error(`${what}: ${z.prettifyError(r.error).replace(/\n/g, "; ")}`);
+  return r.data;
+}
+
+export function register(program: Command): void {
+  const lm = program.command("lm").description("the small offline demo language model");
+  lm.command("train")
+    .description(
+      "train the demo GPT-2 (compact vocabulary) on the generated corpus; writes {out}/model (HF folder), " +
+        "{out}/metrics.jsonl, {out}/summary.json and resumable checkpoints",
+    )
+    .option("--out <dir>", "run folder", "runs/demo-lm")
+    .option("--seed <n>", "random seed (default 0)")
+    .option("--steps <n>", "optimizer steps (default 1200)")
+    .option("--batch-size <n>", "contexts per step (default 32)")
+    .option("--n-ctx <n>", "context length (default 64)")
+    .option("--layers <n>", "transformer blocks (default 4)")
+    .option("--d-model <n>", "residual width (default 128)")
+    .option("--heads <n>", "attention heads (default 4)")
+    .option("--lr <x>", "peak learning rate (default 2e-3)")
+    .option("--corpus-tokens <n>", "size of the generated training corpus (default 3000000)")
+    .option("--checkpoint-every <n>", "steps between checkpoints", "100")
+    .option("--eval-every <n>", "steps between held-out greater-than evals (0 = end only)", "200")
+    .option("--dtype <dtype>", "storage dtype of the exported model: f32 | f16", "f16")
+    .option("--resume", "continue the run in --out from its checkpoint")
+    .option("--quiet", "no progress output")
+    .action(async (raw: unknown) => {
+      const o = parse(TrainArgs, raw, "lm train");
+      const r = await trainLm({
+        out: o.out,
+        seed: o.seed,
+        steps: o.steps,
+        batchSize: o.batchSize,
+        nCtx: o.nCtx,
+        nLayers: o.layers,
+        dModel: o.dModel,
+        nHeads: o.heads,
+        lr: o.lr,
+        corpusTokens: o.corpusTokens,
+        checkpointEvery: o.checkpointEvery,
+        evalEvery: o.evalEvery,
+        dtype: o.dtype === "f32" ? "F32" : "F16",
+        resume: o.resume,
+        quiet: o.quiet,
+      });
+      if (r.modelDir) process.stdout.write(`${r.modelDir}\n`);
+    });
+  lm.command("eval")
+    .description("greater-than PD and cutoff sharpness of a model folder on held-out (or train) event nouns")
+    .argument("[model-dir]", "HF model folder", "assets/demo-model")
+    .option("--n <n>", "prompts (YY balanced over 02..98)", "490")
+    .option("--nouns <which>", "heldout | train", "heldout")
+    .option("--seed <n>", "dataset seed", "1234")
+    .action(async (dir: string, raw: unknown) => {
+      const o = parse(EvalArgs, raw, "lm eval");
+      await initBackend(undefined, { quiet: true });
+      const model = await loadModel(dir);
+      const items = greaterThanDataset({
+        n: o.n,
+        nouns: o.nouns === "heldout" ? HELDOUT_NOUNS : TRAIN_NOUNS,
+        seed: o.seed,
+      });
+      const r = greaterThanEval(model, items);
+      model.dispose();
+      process.stdout.write(
+        `${JSON.stringify({ model: dir, nouns: o.nouns, n: r.n, pd: r.pd, sharpness: r.sharpness, yearMass: r.yearMass })}\n`,
+      );
+    });
+}

@@ -1,0 +1,11 @@
+// The small offline demo LM: compact vocabulary, training, greater-than evaluation.
+export {
+  type GreaterThanItem,
+  type GreaterThanResult,
+  greaterThanDataset,
+  greaterThanEval,
+  probabilityDifference,
+} from "./eval.ts";
+export { AdamW, type AdamWConfig, clipGradients, crossEntropy, learningRate } from "./optim.ts";
+export { demoVocab, LmOptions, type TrainLmOptions, type TrainLmResult, trainLm } from "./train.ts";
+export { CompactVocab, twoDigitTokenIds } from "./vocab.ts";

@@ -1,0 +1,441 @@
+// Training the small offline demo LM: a GPT-2-architecture model with a compact vocabulary, trained
+// on the generated demo corpus so that it solves Hanna et al.'s greater-than task on held-out nouns.
+//
+// Run folder layout ({out}):
+//   corpus/train.jsonl     the generated training corpus (deterministic from the seed)
+//   checkpoint/            params.safetensors (weights + AdamW m, v) and state.json (step, data
+//                          position, optimizer step, vocab, options, elapsed time); replaced atomically
+//   metrics.jsonl          one JSON object per step {step, loss, lr, gradNorm, tokens, sec} (+ eval rows)
+//   model/                 the final HF folder: config.json, model.safetensors, vocab_map.json
+//   summary.json           final numbers (loss, PD, sharpness, time)
+// Everything is a deterministic function of the options: no dropout, seeded init, seeded data order,
+// plain typed-array optimizer. `resume` continues from checkpoint/ with bit-identical results.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import { initBackend } from "../backend/index.ts";
+import { contexts } from "../data/contexts.ts";
+import { demoDocuments, EVENT_NOUNS, HELDOUT_NOUNS, TRAIN_NOUNS, writeDemoCorpus } from "../data/demo-corpus.ts";
+import { Rng } from "../data/rng.ts";
+import { openCorpus } from "../data/sources.ts";
+import { GPT2, type GPT2Config, parameterShapes } from "../model/gpt2.ts";
+import { loadModel, saveModel } from "../model/load.ts";
+import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
+import { type GreaterThanResult, greaterThanDataset, greaterThanEval } from "./eval.ts";
+import { AdamW, clipGradients, crossEntropy, learningRate } from "./optim.ts";
+import { fmtTime, StepProgress } from "./progress.ts";
+import { CompactVocab } from "./vocab.ts";
+
+/** Options that define the run (a resumed run must use the same ones). */
+export const LmOptions = z.object({
+  seed: z.number().int().min(0).default(0),
+  steps: z.number().int().positive().default(1200),
+  batchSize: z.number().int().positive().default(32),
+  nCtx: z.number().int().min(8).default(64),
+  nLayers: z.number().int().positive().default(4),
+  dModel: z.number().int().positive().default(128),
+  nHeads: z.number().int().positive().default(4),
+  dMlp: z.number().int().positive().optional(),
+  lr: z.number().positive().default(2e-3),
+  warmupSteps: z.number().int().min(0).default(60),
+  minLrRatio: z.number().min(0).max(1).default(0.1),
+  weightDecay: z.number().min(0).default(0.1),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.95),
+  eps: z.number().positive().default(1e-8),
+  clip: z.number().min(0).default(1),
+  corpusTokens: z.number().int().positive().default(3_000_000),
+  heldoutTokens: z.number().int().positive().default(100_000),
+  shuffleBuffer: z.number().int().min(0).default(256),
+});
+export type LmOptions = z.infer<typeof LmOptions>;
+
+export interface TrainLmOptions extends Partial<LmOptions> {
+  /** Run folder (default runs/demo-lm). */
+  out?: string;
+  resume?: boolean;
+  checkpointEvery?: number;
+  /** Held-out greater-than eval every N steps (0 = only at the end). */
+  evalEvery?: number;
+  /** Storage dtype of the final model (default F16). */
+  dtype?: "F32" | "F16";
+  /** Stop after this many steps in this invocation (with a checkpoint); for tests and time slicing. */
+  stopAfter?: number;
+  /** No progress output. */
+  quiet?: boolean;
+  /** Skip the final 490-prompt evaluation and model export (tests). */
+  skipFinal?: boolean;
+}
+
+export interface TrainLmResult {
+  out: string;
+  /** The exported HF folder, or null if training stopped early / skipFinal. */
+  modelDir: string | null;
+  step: number;
+  /** Per-step losses of this invocation, index 0 = its first step. */
+  losses: number[];
+  firstStep: number;
+  /** Mean loss over the last (up to) 50 steps of the run. */
+  finalLoss: number;
+  /** Wall time of all invocations so far. */
+  seconds: number;
+  config: GPT2Config;
+  vocabSize: number;
+  /** Held-out-noun greater-than results on the exported model. */
+  eval: Omit<GreaterThanResult, "probs"> | null;
+}
+
+const StateFile = z.object({
+  version: z.literal(1),
+  step: z.number().int().min(0),
+  adamT: z.number().int().min(0),
+  options: LmOptions,
+  vocab: z.array(z.number().int()),
+  data: z.any(),
+  seconds: z.number(),
+  tokens: z.number(),
+});
+type StateFile = z.infer<typeof StateFile>;
+
+function modelConfig(o: LmOptions, vocabSize: number): GPT2Config {
+  if (o.dModel % o.nHeads !== 0) throw new Error(`dModel (${o.dModel}) must be divisible by nHeads (${o.nHeads})`);
+  return {
+    nLayers: o.nLayers,
+    nHeads: o.nHeads,
+    dModel: o.dModel,
+    dHead: o.dModel / o.nHeads,
+    dMlp: o.dMlp ?? 4 * o.dModel,
+    nCtx: o.nCtx,
+    vocabSize,
+    lnEps: 1e-5,
+  };
+}
+
+/** GPT-2 initialisation: N(0, 0.02²) matrices, residual projections scaled by 1/√(2·layers). */
+function initParams(config: GPT2Config, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed ^ 0x5eed);
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of parameterShapes(config)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (/ln_\d\.weight$|ln_f\.weight$/.test(name)) data.fill(1);
+    else if (name.endsWith(".weight")) {
+      let std = 0.02;
+      if (name === "wpe.weight") std = 0.01;
+      if (name.endsWith("c_proj.weight")) std = 0.02 / Math.sqrt(2 * config.nLayers);
+      for (let i = 0; i < n; i++) data[i] = std * rng.normal();
+    }
+    out.set(name, data);
+  }
+  return out;
+}
+
+const decays = (name: string) => name.endsWith(".weight") && !/ln_\d\.weight$|ln_f\.weight$/.test(name);
+
+function sameOptions(a: LmOptions, b: LmOptions): string | null {
+  for (const k of Object.keys(LmOptions.shape) as (keyof LmOptions)[]) {
+    if (a[k] !== b[k]) return `${k} (checkpoint ${b[k]}, now ${a[k]})`;
+  }
+  return null;
+}
+
+/** The vocabulary: every token of the train and held-out demo corpora, +50256, "00".."99", all nouns. */
+export function demoVocab(o: Pick<LmOptions, "seed" | "corpusTokens" | "heldoutTokens">): CompactVocab {
+  function* texts(): Generator<string> {
+    for (const d of demoDocuments({ tokens: o.corpusTokens, seed: o.seed, split: "train" })) yield d.text;
+    for (const d of demoDocuments({ tokens: o.heldoutTokens, seed: o.seed, split: "heldout" })) yield d.text;
+    for (const n of EVENT_NOUNS) yield `The ${n} lasted`;
+  }
+  return CompactVocab.fromTexts(texts());
+}
+
+function saveCheckpoint(
+  dir: string,
+  params: Map<string, Float32Array>,
+  shapes: Map<string, number[]>,
+  opt: AdamW,
+  state: StateFile,
+): void {
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const tensors = new Map<string, TensorToWrite>();
+  for (const [name, p] of params) {
+    const shape = shapes.get(name) as number[];
+    tensors.set(`param.${name}`, { dtype: "F32", shape, data: p });
+    tensors.set(`adam_m.${name}`, { dtype: "F32", shape, data: opt.m.get(name) ?? new Float32Array(p.length) });
+    tensors.set(`adam_v.${name}`, { dtype: "F32", shape, data: opt.v.get(name) ?? new Float32Array(p.length) });
+  }
+  writeSafetensors(join(tmp, "params.safetensors"), tensors);
+  writeFileSync(join(tmp, "state.json"), JSON.stringify(state));
+  // Swap in: the old checkpoint stays until the new one is complete.
+  const old = `${dir}.old`;
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+function loadCheckpoint(
+  dir: string,
+  shapes: Map<string, number[]>,
+  opt: AdamW,
+): { params: Map<string, Float32Array>; state: StateFile } {
+  const statePath = join(dir, "state.json");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(statePath, "utf8"));
+  } catch (err) {
+    throw new Error(`cannot read checkpoint ${statePath} (${(err as Error).message})`);
+  }
+  const parsed = StateFile.safeParse(raw);
+  if (!parsed.success) throw new Error(`checkpoint ${statePath} is not a demo-LM checkpoint`);
+  const file = readSafetensors(join(dir, "params.safetensors"));
+  const params = new Map<string, Float32Array>();
+  const get = (key: string, n: number): Float32Array => {
+    const t = file.tensors.get(key);
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== n) {
+      throw new Error(`checkpoint ${dir}: tensor ${key} is missing or has the wrong size`);
+    }
+    return Float32Array.from(t.data);
+  };
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    params.set(name, get(`param.${name}`, n));
+    opt.m.set(name, get(`adam_m.${name}`, n));
+    opt.v.set(name, get(`adam_v.${name}`, n));
+  }
+  opt.t = parsed.data.adamT;
+  return { params, state: parsed.data };
+}
+
+let runCounter = 0;
+
+export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResult> {
+  const parsedOpts = LmOptions.safeParse(
+    Object.fromEntries(Object.entries(options).filter(([k, v]) => k in LmOptions.shape && v !== undefined)),
+  );
+  if (!parsedOpts.success) {
+    throw new Error(`lm train: ${parsedOpts.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const o = parsedOpts.data;
+  const out = options.out ?? join("runs", "demo-lm");
+  const ckptDir = join(out, "checkpoint");
+  const metricsPath = join(out, "metrics.jsonl");
+  const checkpointEvery = options.checkpointEvery ?? 100;
+  const evalEvery = options.evalEvery ?? 200;
+  const log = (s: string) => {
+    if (!options.quiet) process.stderr.write(`${s}\n`);
+  };
+
+  if (options.resume && !existsSync(join(ckptDir, "state.json"))) {
+    throw new Error(`nothing to resume: ${ckptDir} has no checkpoint`);
+  }
+  if (!options.resume && existsSync(ckptDir)) {
+    throw new Error(
+      `${out} already holds a training run (checkpoint/); pass --resume to continue it or remove the folder`,
+    );
+  }
+  await initBackend(undefined, { quiet: options.quiet });
+
+  // Data and vocabulary (both deterministic from the options).
+  const corpusPath = join(out, "corpus", "train.jsonl");
+  if (!options.resume || !existsSync(corpusPath)) {
+    const st = writeDemoCorpus(join(out, "corpus"), { tokens: o.corpusTokens, seed: o.seed, split: "train" });
+    log(`corpus: ${st.documents} documents, ${st.tokens} tokens → ${st.path}`);
+  }
+  const vocab = demoVocab(o);
+  const config = modelConfig(o, vocab.size);
+  const shapes = parameterShapes(config);
+  const opt = new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay }, decays);
+
+  let params: Map<string, Float32Array>;
+  let step = 0;
+  let seconds = 0;
+  let tokens = 0;
+  let dataState: unknown;
+  if (options.resume) {
+    const ck = loadCheckpoint(ckptDir, shapes, opt);
+    const diff = sameOptions(o, ck.state.options);
+    if (diff) throw new Error(`cannot resume: option ${diff} differs`);
+    if (ck.state.vocab.length !== vocab.size || ck.state.vocab.some((g, i) => g !== vocab.gpt2Ids[i])) {
+      throw new Error("cannot resume: the vocabulary differs from the checkpoint's");
+    }
+    params = ck.params;
+    step = ck.state.step;
+    seconds = ck.state.seconds;
+    tokens = ck.state.tokens;
+    dataState = ck.state.data;
+    // Metrics after the checkpoint belong to the interrupted run: drop them.
+    if (existsSync(metricsPath)) {
+      const keep = readFileSync(metricsPath, "utf8")
+        .split("\n")
+        .filter((l) => l && (JSON.parse(l) as { step: number }).step <= step);
+      writeFileSync(metricsPath, keep.map((l) => `${l}\n`).join(""));
+    }
+    log(`resuming at step ${step}/${o.steps}`);
+  } else {
+    params = initParams(config, o.seed);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(metricsPath, "");
+  }
+  const nParams = [...params.values()].reduce((a, p) => a + p.length, 0);
+  log(
+    `model: ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads, context ${config.nCtx}, ` +
+      `vocab ${vocab.size} → ${(nParams / 1e6).toFixed(2)}M parameters`,
+  );
+
+  // Variable names are global in tfjs: make them unique per run.
+  const tag = `lm${++runCounter}`;
+  const variables: Record<string, tf.Variable> = {};
+  for (const [name, p] of params) variables[name] = tf.variable(tf.tensor(p, shapes.get(name)), true, `${tag}/${name}`);
+  const model = new GPT2(config, variables, vocab.gpt2Ids);
+  const corpus = await openCorpus(corpusPath);
+  const stream = contexts(corpus, {
+    nCtx: o.nCtx + 1,
+    shuffleBuffer: o.shuffleBuffer,
+    seed: o.seed,
+    loop: true,
+    resume: dataState as never,
+  });
+  const evalItems = greaterThanDataset({ n: 97, nouns: HELDOUT_NOUNS, seed: 7 });
+
+  const firstStep = step;
+  const losses: number[] = [];
+  const progress = options.quiet ? null : new StepProgress(o.steps, step);
+  const stopAt = options.stopAfter !== undefined ? Math.min(o.steps, step + options.stopAfter) : o.steps;
+  let sinceCkpt = 0;
+  let t0 = Date.now();
+  const writeCkpt = () => {
+    seconds += (Date.now() - t0) / 1000;
+    t0 = Date.now();
+    saveCheckpoint(ckptDir, params, shapes, opt, {
+      version: 1,
+      step,
+      adamT: opt.t,
+      options: o,
+      vocab: Array.from(vocab.gpt2Ids),
+      data: stream.state(),
+      seconds,
+      tokens,
+    });
+    sinceCkpt = 0;
+  };
+
+  try {
+    while (step < stopAt) {
+      const batch = await stream.nextBatch(o.batchSize);
+      const T = o.nCtx;
+      const inputs: number[][] = [];
+      const targets = new Int32Array(o.batchSize * T);
+      batch.forEach((ctx, b) => {
+        const rows = vocab.toModel(ctx);
+        inputs.push(Array.from(rows.subarray(0, T)));
+        targets.set(rows.subarray(1, T + 1), b * T);
+      });
+      const lr = learningRate(step, o.steps, o.lr, o.warmupSteps, o.minLrRatio);
+      const grads = new Map<string, Float32Array>();
+      const loss = tf.tidy(() => {
+        const { value, grads: g } = tf.variableGrads(() => {
+          const { logits } = model.run(inputs);
+          return crossEntropy(logits!.reshape([o.batchSize * T, config.vocabSize]), targets);
+        });
+        for (const [name, v] of Object.entries(variables)) {
+          const gt = g[v.name];
+          if (!gt) throw new Error(`no gradient for ${name}`);
+          grads.set(name, (gt.dataSync() as Float32Array).slice());
+        }
+        return value.dataSync()[0] as number;
+      });
+      if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step + 1}; lower --lr`);
+      const gradNorm = clipGradients(grads, o.clip);
+      opt.step(params, grads, lr);
+      for (const [name, v] of Object.entries(variables)) {
+        const t = tf.tensor(params.get(name) as Float32Array, v.shape);
+        v.assign(t);
+        t.dispose();
+      }
+      step++;
+      sinceCkpt++;
+      tokens += o.batchSize * T;
+      losses.push(loss);
+      const sec = seconds + (Date.now() - t0) / 1000;
+      appendFileSync(metricsPath, `${JSON.stringify({ step, loss, lr, gradNorm, tokens, sec: +sec.toFixed(2) })}\n`);
+      if (evalEvery > 0 && step % evalEvery === 0 && step < o.steps) {
+        const ev = greaterThanEval(model, evalItems);
+        appendFileSync(
+          metricsPath,
+          `${JSON.stringify({ step, eval: "heldout", pd: ev.pd, sharpness: ev.sharpness })}\n`,
+        );
+        progress?.update(step, `loss ${loss.toFixed(3)} PD ${ev.pd.toFixed(3)}`, true);
+      }
+      progress?.update(step, `loss ${loss.toFixed(3)} lr ${lr.toExponential(1)}`);
+      if (sinceCkpt >= checkpointEvery || step === stopAt) writeCkpt();
+    }
+    if (sinceCkpt > 0) writeCkpt();
+    progress?.end();
+  } catch (err) {
+    tf.dispose(Object.values(variables));
+    throw err;
+  }
+
+  const allLosses = readFileSync(metricsPath, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { loss?: number })
+    .filter((m) => m.loss !== undefined)
+    .map((m) => m.loss as number);
+  const tail = allLosses.slice(-50);
+  const finalLoss = tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length);
+  const result: TrainLmResult = {
+    out,
+    modelDir: null,
+    step,
+    losses,
+    firstStep,
+    finalLoss,
+    seconds,
+    config,
+    vocabSize: vocab.size,
+    eval: null,
+  };
+  if (step < o.steps || options.skipFinal) {
+    tf.dispose(Object.values(variables));
+    return result;
+  }
+
+  // Export the HF folder, then evaluate the exported file (after F16 rounding) on held-out nouns.
+  const modelDir = join(out, "model");
+  saveModel(modelDir, config, variables, vocab.gpt2Ids, {
+    dtype: options.dtype ?? "F16",
+    metadata: { atlas: "demo-lm", seed: String(o.seed), steps: String(o.steps) },
+  });
+  tf.dispose(Object.values(variables));
+  const saved = await loadModel(modelDir);
+  const heldout = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns: HELDOUT_NOUNS, seed: 1234 }));
+  const train = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns: TRAIN_NOUNS, seed: 1234 }));
+  saved.dispose();
+  const { probs: _p, ...ev } = heldout;
+  const { probs: _q, ...evTrain } = train;
+  result.modelDir = modelDir;
+  result.eval = ev;
+  const summary = {
+    options: o,
+    steps: step,
+    tokens,
+    seconds: +seconds.toFixed(1),
+    finalLoss,
+    parameters: nParams,
+    vocabSize: vocab.size,
+    heldoutNouns: ev,
+    trainNouns: evTrain,
+  };
+  writeFileSync(join(out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  log(
+    `done: ${step} steps in ${fmtTime(seconds)}, final loss ${finalLoss.toFixed(4)}; greater-than on held-out nouns ` +
+      `(n=${ev.n}): PD ${ev.pd.toFixed(3)}, sharpness ${ev.sharpness.toFixed(3)}, year-token mass ` +
+      `${ev.yearMass.toFixed(3)}; train nouns PD ${evTrain.pd.toFixed(3)} → ${modelDir}`,
+  );
+  return result;
+}
