@@ -1,0 +1,228 @@
+// Attribution edges by batched backward passes through the local replacement model.
+//
+// With attention patterns and LN scales frozen and MLPs bypassed (stop-gradient), the map from the
+// node vectors (token embeddings at hook_embed, MLP outputs at blocks.ℓ.hook_mlp_out) to a target's
+// input (a feature's pre-activation via its encoder row at blocks.ℓ.hook_resid_mid, or a logit
+// direction after the frozen ln_final) is linear. For a batch of targets we inject each target's
+// input vector at its (layer, position) and run the transposed map down the residual stream by
+// hand (vector–Jacobian products in float32 with BLAS):
+//   at each block k (top to bottom): read the gradient at hook_mlp_out_k and dot it with the scaled
+//   decoder rows a_s·W_dec[s, k−ℓ_s] of every active feature at that position (all output layers
+//   of a CLT source add up into its column) and with the error vectors; inject the targets of layer
+//   k; then go through attention: G += LN1ᵀ(W_Vᵀ · patternᵀ · W_Oᵀ · G) with σ frozen (LN centering
+//   and γ stay on the path).
+// At the bottom the gradient at hook_embed is dotted with the token embeddings wte[token].
+// Positional embeddings, biases, LN β and b_dec never enter: they are the constant terms.
+import { decoderRow, encoderRow } from "./clt.ts";
+import type { ActiveFeature, PromptContext } from "./context.ts";
+import { gemm } from "./gemm.ts";
+
+/** Internal source columns: active features by (position, layer, index), then errors (layer-major),
+ * then embeddings. */
+export interface SourceLayout {
+  features: ActiveFeature[];
+  nFeatures: number;
+  nCols: number;
+  errorCol(layer: number, position: number): number;
+  embedCol(position: number): number;
+  /** Column of the first feature at position p. */
+  posStart: Int32Array;
+  /** countUpTo[p * L + k]: features at position p with layer ≤ k. */
+  countUpTo: Int32Array;
+  /** decoders[k * T + p]: [countUpTo(p,k), d] rows a_s·W_dec[s, k − ℓ_s]. */
+  decoders: Float32Array[];
+}
+
+export function buildSourceLayout(ctx: PromptContext): SourceLayout {
+  const { T, L, d, clt } = ctx;
+  const features = [...ctx.features].sort(
+    (a, b) => a.position - b.position || a.layer - b.layer || a.featureIndex - b.featureIndex,
+  );
+  const nF = features.length;
+  const posStart = new Int32Array(T + 1);
+  const countUpTo = new Int32Array(T * L);
+  for (const f of features) {
+    posStart[f.position + 1]!++;
+    for (let k = f.layer; k < L; k++) countUpTo[f.position * L + k]!++;
+  }
+  for (let p = 0; p < T; p++) posStart[p + 1]! += posStart[p]!;
+  const decoders: Float32Array[] = [];
+  for (let k = 0; k < L; k++) {
+    for (let p = 0; p < T; p++) {
+      const n = countUpTo[p * L + k]!;
+      const D = new Float32Array(n * d);
+      for (let i = 0; i < n; i++) {
+        const f = features[posStart[p]! + i]!;
+        const row = decoderRow(clt, f.layer, f.featureIndex, k);
+        for (let r = 0; r < d; r++) D[i * d + r] = f.activation * row[r]!;
+      }
+      decoders.push(D);
+    }
+  }
+  return {
+    features,
+    nFeatures: nF,
+    nCols: nF + L * T + T,
+    errorCol: (l, p) => nF + l * T + p,
+    embedCol: (p) => nF + L * T + p,
+    posStart,
+    countUpTo,
+    decoders,
+  };
+}
+
+export interface Target {
+  /** Layer whose resid_mid the target reads; L for logit targets (the final residual stream). */
+  layer: number;
+  position: number;
+  /** Gradient injected at that point (encoder row, or the logit direction through frozen ln_final). */
+  vector: Float32Array;
+}
+
+/** Model weights used by the backward pass, as float32 arrays. */
+export interface LinearWeights {
+  /** Per layer c_attn.weight [d, 3d] (W_V = columns 2d..3d). */
+  cAttn: Float32Array[];
+  /** Per layer c_proj.weight [d, d]. */
+  cProj: Float32Array[];
+  gamma1: Float32Array[];
+  gammaF: Float32Array;
+  /** Unembedding [V, d]. */
+  unembed: Float32Array;
+  /** Token embedding [V, d]. */
+  wte: Float32Array;
+}
+
+const weightCache = new WeakMap<object, LinearWeights>();
+
+export function linearWeights(ctx: PromptContext): LinearWeights {
+  const m = ctx.model;
+  let w = weightCache.get(m);
+  if (!w) {
+    const get = (n: string) => m.weights[n]!.dataSync() as Float32Array;
+    const wte = get("wte.weight");
+    w = {
+      cAttn: Array.from({ length: ctx.L }, (_, l) => get(`h.${l}.attn.c_attn.weight`)),
+      cProj: Array.from({ length: ctx.L }, (_, l) => get(`h.${l}.attn.c_proj.weight`)),
+      gamma1: Array.from({ length: ctx.L }, (_, l) => get(`h.${l}.ln_1.weight`)),
+      gammaF: get("ln_f.weight"),
+      unembed: m.weights["lm_head.weight"] ? get("lm_head.weight") : wte,
+      wte,
+    };
+    weightCache.set(m, w);
+  }
+  return w;
+}
+
+export function featureInjection(ctx: PromptContext, f: { layer: number; featureIndex: number }): Float32Array {
+  return encoderRow(ctx.clt, f.layer, f.featureIndex);
+}
+
+/**
+ * Edge rows for `targets` (in the given order) into `out` [targets.length, nCols]: direct effects
+ * of every source column on each target's input.
+ */
+export function computeRows(
+  ctx: PromptContext,
+  src: SourceLayout,
+  targets: readonly Target[],
+  out: Float32Array,
+  batchSize = 64,
+): void {
+  const { T, L, d, H, dHead } = ctx;
+  const nCols = src.nCols;
+  if (out.length < targets.length * nCols) throw new Error("computeRows: output buffer too small");
+  const w = linearWeights(ctx);
+  const bMax = Math.min(batchSize, targets.length);
+  const G = new Float32Array(bMax * T * d);
+  const Gz = new Float32Array(bMax * T * d);
+  const Gv = new Float32Array(bMax * T * d);
+  for (let start = 0; start < targets.length; start += batchSize) {
+    const batch = targets.slice(start, start + batchSize);
+    const B = batch.length;
+    let P = 0;
+    let top = 0;
+    for (const t of batch) {
+      P = Math.max(P, t.position + 1);
+      top = Math.max(top, t.layer);
+    }
+    const rows = out.subarray(start * nCols, (start + B) * nCols);
+    G.fill(0, 0, B * P * d);
+    const inject = (layer: number) => {
+      batch.forEach((t, b) => {
+        if (t.layer !== layer) return;
+        const off = (b * P + t.position) * d;
+        for (let r = 0; r < d; r++) G[off + r]! += t.vector[r]!;
+      });
+    };
+    if (top === L) inject(L);
+    for (let k = Math.min(top, L - 1); k >= 0; k--) {
+      // 1. Read the gradient at hook_mlp_out_k (for targets above layer k).
+      if (top > k) {
+        for (let p = 1; p < P; p++) {
+          const n = src.countUpTo[p * L + k]!;
+          if (n > 0) {
+            gemm(
+              false,
+              true,
+              B,
+              n,
+              d,
+              1,
+              G.subarray(p * d),
+              P * d,
+              src.decoders[k * T + p]!,
+              d,
+              1,
+              rows.subarray(src.posStart[p]!),
+              nCols,
+            );
+          }
+          const e = ctx.errors[k]!.subarray(p * d, (p + 1) * d);
+          gemm(false, false, B, 1, d, 1, G.subarray(p * d), P * d, e, 1, 1, rows.subarray(src.errorCol(k, p)), nCols);
+        }
+      }
+      // 2. Targets reading resid_mid_k.
+      inject(k);
+      // 3. Through attention of block k: G += LN1ᵀ W_Vᵀ patternᵀ W_Oᵀ G.
+      const BP = B * P;
+      gemm(false, true, BP, d, d, 1, G, d, w.cProj[k]!, d, 0, Gz, d);
+      const pat = ctx.patterns[k]!;
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          gemm(
+            true,
+            false,
+            P,
+            dHead,
+            P,
+            1,
+            pat.subarray(h * T * T),
+            T,
+            Gz.subarray(b * P * d + h * dHead),
+            d,
+            0,
+            Gv.subarray(b * P * d + h * dHead),
+            d,
+          );
+        }
+      }
+      gemm(false, true, BP, d, d, 1, Gv, d, w.cAttn[k]!.subarray(2 * d), 3 * d, 0, Gz, d);
+      const gamma = w.gamma1[k]!;
+      const sigma = ctx.ln1Scale[k]!;
+      for (let bp = 0; bp < BP; bp++) {
+        const off = bp * d;
+        let mean = 0;
+        for (let r = 0; r < d; r++) mean += gamma[r]! * Gz[off + r]!;
+        mean /= d;
+        const inv = 1 / sigma[bp % P]!;
+        for (let r = 0; r < d; r++) G[off + r]! += (gamma[r]! * Gz[off + r]! - mean) * inv;
+      }
+    }
+    // Bottom: gradient at hook_embed · token embeddings.
+    for (let p = 0; p < P; p++) {
+      const e = w.wte.subarray(ctx.modelIds[p]! * d, (ctx.modelIds[p]! + 1) * d);
+      gemm(false, false, B, 1, d, 1, G.subarray(p * d), P * d, e, 1, 1, rows.subarray(src.embedCol(p)), nCols);
+    }
+  }
+}

@@ -1,0 +1,12 @@
+// Local replacement model, attribution edges and interventions.
+export {
+  type AdditivityReport,
+  type AttributeOptions,
+  type AttributionResult,
+  attribute,
+  type CustomTarget,
+} from "./attribute.ts";
+export { type CltLike, checkClt, decoderRow, encoderRow, preActivations } from "./clt.ts";
+export { type ActiveFeature, buildContext, type PromptContext } from "./context.ts";
+export { buildSourceLayout, computeRows, type SourceLayout, type Target } from "./engine.ts";
+export { constantMlpOut, frozenRun, replacementMlpOut } from "./frozen.ts";
