@@ -50,6 +50,8 @@ export interface TrainCltOptions {
   source?: ActivationSource;
   /** Stop after this many steps in this call (a checkpoint is written): simulates an interruption. */
   maxStepsThisRun?: number;
+  /** Write a checkpoint when stopping early (default true; false mimics a killed process). */
+  checkpointOnExit?: boolean;
   /** Polled every step; true → write a checkpoint and return (SIGINT in the CLI). */
   shouldStop?: () => boolean;
   /** Progress bar stream (default none). */
@@ -449,7 +451,7 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
     }
     if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < totalSteps) checkpoint();
   }
-  if (step > 0) checkpoint();
+  if (step > 0 && (step === totalSteps || opts.checkpointOnExit !== false)) checkpoint();
   if (step === totalSteps) saveWeights(join(runDir, WEIGHTS_FILE), foldParams(params, norm));
   bar(true);
   if (opts.progress?.isTTY) opts.progress.write("\n");
