@@ -1,6 +1,6 @@
 // Test helpers: random GPT-2 checkpoints (written with our own safetensors writer) and an
 // independent float64 reference forward in plain TypeScript arrays (no tfjs).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GPT2Config } from "../../src/model/gpt2.ts";
@@ -102,6 +102,7 @@ export interface RandomCheckpointOptions {
 /** Write a random GPT-2 checkpoint folder (config.json + model.safetensors [+ vocab_map.json]). */
 export function writeRandomGpt2(config: GPT2Config, opts: RandomCheckpointOptions = {}): RandomCheckpoint {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "atlas-gpt2-"));
+  mkdirSync(dir, { recursive: true });
   const dtype = opts.dtype ?? "F32";
   const weights = randomWeights(config, opts.seed ?? 1, { lmHead: opts.lmHead ?? false });
   const tensors = new Map<string, TensorToWrite>();
@@ -149,7 +150,10 @@ export interface RefResult {
   hooks: Record<string, RefTensor>;
 }
 
-function get(w: RawWeights, name: string): Float32Array {
+/** Weights for the reference: float32 as stored, or float64 copies (finite differences on weights). */
+export type RefWeights = Record<string, { shape: number[]; data: ArrayLike<number> }>;
+
+function get(w: RefWeights, name: string): ArrayLike<number> {
   const t = w[name];
   if (!t) throw new Error(`reference: missing ${name}`);
   return t.data;
@@ -160,8 +164,8 @@ function conv1d(
   x: Float64Array,
   rows: number,
   nIn: number,
-  W: Float32Array,
-  b: Float32Array,
+  W: ArrayLike<number>,
+  b: ArrayLike<number>,
   nOut: number,
 ): Float64Array {
   const y = new Float64Array(rows * nOut);
@@ -177,7 +181,7 @@ function conv1d(
 
 export function referenceForward(
   config: GPT2Config,
-  w: RawWeights,
+  w: RefWeights,
   ids: number[][],
   hook?: RefHook,
   opts: { stopAtLayer?: number } = {},
@@ -194,7 +198,12 @@ export function referenceForward(
     hooks[name] = t;
     return t.data;
   };
-  const layerNorm = (x: Float64Array, g: Float32Array, beta: Float32Array, hookName: string): Float64Array => {
+  const layerNorm = (
+    x: Float64Array,
+    g: ArrayLike<number>,
+    beta: ArrayLike<number>,
+    hookName: string,
+  ): Float64Array => {
     const xc = new Float64Array(N * d);
     const sigma = new Float64Array(N);
     for (let r = 0; r < N; r++) {
