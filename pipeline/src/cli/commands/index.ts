@@ -1,11 +1,12 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
 import { register as corpus } from "./corpus.ts";
+import { register as registerLogits } from "./logits.ts";
 import { register as lm } from "./lm.ts";
 import { register as model } from "./model.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [corpus, lm, model];
+const groups: Register[] = [corpus, lm, model, registerLogits];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
