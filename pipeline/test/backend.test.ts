@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { fastExp } from "../src/backend/fastmath.ts";
 import { type BackendPref, backendInfo, initBackend } from "../src/backend/index.ts";
-import { causalSoftmax, center, geluNew, normalize, rms } from "../src/model/ops.ts";
+import { attnMix, attnScores, causalSoftmax, center, geluNew, normalize, rms } from "../src/model/ops.ts";
 import { rng } from "./helpers/random-gpt2.ts";
 
 const hasBlas = (() => {
@@ -331,7 +331,7 @@ describe("blas backend kernels", { skip: skipBlas }, () => {
     assert.ok(Number.isNaN(fastExp(Number.NaN)));
   });
 
-  test("fused GELU / LayerNorm / causal softmax kernels match their composite forms, with gradients", async () => {
+  test("fused attention / GELU / LayerNorm / causal softmax kernels match their composite forms, with gradients", async () => {
     const x = randn(2 * 3 * 8, 40).map((v) => 3 * v);
     const g = randn(8, 41).map((v) => 1 + 0.1 * v);
     const be = randn(8, 42);
@@ -369,6 +369,30 @@ describe("blas backend kernels", { skip: skipBlas }, () => {
         smGrad,
       ];
     };
+    const qkv = randn(2 * 5 * 24, 46);
+    const pat = randn(2 * 2 * 5 * 5, 47);
+    const r1 = randn(2 * 2 * 5 * 5, 48);
+    const r2 = randn(2 * 5 * 8, 49);
+    const attn = () => {
+      const q = tf.tensor(qkv, [2, 5, 24]) as tf.Tensor3D;
+      const p = tf.tensor(pat, [2, 2, 5, 5]) as tf.Tensor4D;
+      const gs = tf.grad((t: tf.Tensor) =>
+        attnScores(t as tf.Tensor3D, 2)
+          .mul(tf.tensor(r1, [2, 2, 5, 5]))
+          .sum(),
+      )(q);
+      const gm = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        attnMix(a as tf.Tensor4D, b as tf.Tensor3D)
+          .mul(tf.tensor(r2, [2, 5, 8]))
+          .sum(),
+      )([p, q]);
+      return [attnScores(q, 2), attnMix(p, q), gs, ...gm];
+    };
+    const fa = await on("blas", attn);
+    const pa = await on("cpu", attn);
+    ["attn scores", "attn mix", "d scores/d qkv", "d mix/d pattern", "d mix/d qkv"].forEach((n, i) => {
+      assert.ok(maxRel(fa[i]!, pa[i]!) < 2e-6, `${n}: ${maxRel(fa[i]!, pa[i]!)}`);
+    });
     const fusedOut = await on("blas", f);
     const plain = await on("cpu", f); // composite tfjs ops (no fused kernels on stock cpu)
     const names = ["gelu", "layernorm", "causal softmax", "dLN/dx", "dLN/dγ", "dLN/dβ", "dσ/dx", "dgelu", "dsoftmax"];

@@ -4,6 +4,7 @@
 
 import type { KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
+import type { Sgemm } from "./blas.ts";
 import { fastExp } from "./fastmath.ts";
 import { type Args, type CpuBackend, f32, out } from "./kernels.ts";
 
@@ -13,6 +14,10 @@ export const CENTER = "AtlasCenter";
 export const RMS = "AtlasRms";
 export const LN_AFFINE = "AtlasLNAffine";
 export const CAUSAL_SOFTMAX = "AtlasCausalSoftmax";
+export const ATTN_SCORES = "AtlasAttnScores";
+export const ATTN_SCORES_GRAD = "AtlasAttnScoresGrad";
+export const ATTN_MIX = "AtlasAttnMix";
+export const ATTN_MIX_GRAD = "AtlasAttnMixGrad";
 
 function inputs(args: Args, names: string[]): { backend: CpuBackend; info: TensorInfo[]; v: Float32Array[] } {
   const backend = args.backend as unknown as CpuBackend;
@@ -129,7 +134,101 @@ function causalSoftmax(args: Args): TensorInfo {
   return out(backend, shape.slice(), y);
 }
 
-function register(kernelName: string, backendName: string, kernelFunc: (args: Args) => TensorInfo): void {
+// Attention straight from the fused qkv activations [B, T, 3d] (q | k | v, head h = columns h·dh…):
+// per (batch, head) sgemm calls address the head's columns through the leading dimension, so no
+// transposes or copies of q/k/v are made.
+const N = 111;
+const TR = 112;
+
+function attnDims(qkv: TensorInfo, nHeads: number) {
+  const [B, T, d3] = qkv.shape as [number, number, number];
+  const d = d3 / 3;
+  return { B, T, d, dh: d / nHeads, H: nHeads };
+}
+
+/** scores[b, h] = q_bh · k_bhᵀ  → [B, H, T, T]. */
+function attnScores(sgemm: Sgemm) {
+  return (args: Args): TensorInfo => {
+    const { backend, info, v } = inputs(args, ["qkv"]);
+    const { B, T, d, dh, H } = attnDims(info[0]!, (args.attrs as { nHeads: number }).nHeads);
+    const qkv = v[0]!;
+    const s = new Float32Array(B * H * T * T);
+    for (let b = 0; b < B; b++) {
+      const base = b * T * 3 * d;
+      for (let h = 0; h < H; h++) {
+        const q = qkv.subarray(base + h * dh);
+        const k = qkv.subarray(base + d + h * dh);
+        sgemm(N, TR, T, T, dh, 1, q, 3 * d, k, 3 * d, 0, s.subarray((b * H + h) * T * T), T);
+      }
+    }
+    return out(backend, [B, H, T, T], s);
+  };
+}
+
+/** d qkv from d scores: dq = dS·k, dk = dSᵀ·q (v columns 0). */
+function attnScoresGrad(sgemm: Sgemm) {
+  return (args: Args): TensorInfo => {
+    const { backend, info, v } = inputs(args, ["dy", "qkv"]);
+    const { B, T, d, dh, H } = attnDims(info[1]!, (args.attrs as { nHeads: number }).nHeads);
+    const [dS, qkv] = v as [Float32Array, Float32Array];
+    const g = new Float32Array(qkv.length);
+    for (let b = 0; b < B; b++) {
+      const base = b * T * 3 * d;
+      for (let h = 0; h < H; h++) {
+        const ds = dS.subarray((b * H + h) * T * T);
+        const qo = base + h * dh;
+        const ko = base + d + h * dh;
+        sgemm(N, N, T, dh, T, 1, ds, T, qkv.subarray(ko), 3 * d, 0, g.subarray(qo), 3 * d);
+        sgemm(TR, N, T, dh, T, 1, ds, T, qkv.subarray(qo), 3 * d, 0, g.subarray(ko), 3 * d);
+      }
+    }
+    return out(backend, info[1]!.shape.slice(), g);
+  };
+}
+
+/** z[b, t, h·dh…] = (pattern_bh · v_bh)[t]  → [B, T, d] (heads concatenated). */
+function attnMix(sgemm: Sgemm) {
+  return (args: Args): TensorInfo => {
+    const { backend, info, v } = inputs(args, ["pattern", "qkv"]);
+    const { B, T, d, dh, H } = attnDims(info[1]!, info[0]!.shape[1]!);
+    const [p, qkv] = v as [Float32Array, Float32Array];
+    const z = new Float32Array(B * T * d);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const vb = qkv.subarray(b * T * 3 * d + 2 * d + h * dh);
+        sgemm(N, N, T, dh, T, 1, p.subarray((b * H + h) * T * T), T, vb, 3 * d, 0, z.subarray(b * T * d + h * dh), d);
+      }
+    }
+    return out(backend, [B, T, d], z);
+  };
+}
+
+/** Gradients of attnMix: d pattern = dz·vᵀ, d v = patternᵀ·dz. Output: [dPattern, dQkv]. */
+function attnMixGrad(sgemm: Sgemm) {
+  return (args: Args): TensorInfo[] => {
+    const { backend, info, v } = inputs(args, ["dy", "pattern", "qkv"]);
+    const { B, T, d, dh, H } = attnDims(info[2]!, info[1]!.shape[1]!);
+    const [dz, p, qkv] = v as [Float32Array, Float32Array, Float32Array];
+    const dp = new Float32Array(p.length);
+    const g = new Float32Array(qkv.length);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const vo = b * T * 3 * d + 2 * d + h * dh;
+        const dzb = dz.subarray(b * T * d + h * dh);
+        const po = (b * H + h) * T * T;
+        sgemm(N, TR, T, T, dh, 1, dzb, d, qkv.subarray(vo), 3 * d, 0, dp.subarray(po), T);
+        sgemm(TR, N, T, dh, T, 1, p.subarray(po), T, dzb, d, 0, g.subarray(vo), 3 * d);
+      }
+    }
+    return [out(backend, info[1]!.shape.slice(), dp), out(backend, info[2]!.shape.slice(), g)];
+  };
+}
+
+function register(
+  kernelName: string,
+  backendName: string,
+  kernelFunc: (args: Args) => TensorInfo | TensorInfo[],
+): void {
   tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as KernelFunc });
 }
 
@@ -184,15 +283,41 @@ function registerGradients(): void {
       return { x: () => tf.mul(tf.mul(y!, tf.sub(g, tf.sum(tf.mul(g, y!), -1, true))), scale) };
     },
   });
+  // scores = q·kᵀ per head, read from qkv
+  tf.registerGradient({
+    kernelName: ATTN_SCORES,
+    inputsToSave: ["qkv"],
+    gradFunc: (dy, [qkv], attrs) => ({
+      qkv: () => run(ATTN_SCORES_GRAD, { dy: dy as tf.Tensor, qkv: qkv! }, attrs),
+    }),
+  });
+  // z = pattern·v per head
+  tf.registerGradient({
+    kernelName: ATTN_MIX,
+    inputsToSave: ["pattern", "qkv"],
+    gradFunc: (dy, [pattern, qkv]) => {
+      // One kernel gives both; run it here (each closure is called inside its own tidy).
+      const [dPattern, dQkv] = tf.engine().runKernel(ATTN_MIX_GRAD, {
+        dy: dy as tf.Tensor,
+        pattern: pattern!,
+        qkv: qkv!,
+      }) as tf.Tensor[];
+      return { pattern: () => dPattern!, qkv: () => dQkv! };
+    },
+  });
 }
 
 /** Register the fused kernels for a MathBackendCPU-like backend, and (once) their gradients. */
-export function registerFused(backendName: string): void {
+export function registerFused(backendName: string, sgemm: Sgemm): void {
   register(GELU_NEW, backendName, gelu);
   register(GELU_NEW_GRAD, backendName, geluGrad);
   register(CENTER, backendName, center);
   register(RMS, backendName, rms);
   register(LN_AFFINE, backendName, lnAffine);
   register(CAUSAL_SOFTMAX, backendName, causalSoftmax);
+  register(ATTN_SCORES, backendName, attnScores(sgemm));
+  register(ATTN_SCORES_GRAD, backendName, attnScoresGrad(sgemm));
+  register(ATTN_MIX, backendName, attnMix(sgemm));
+  register(ATTN_MIX_GRAD, backendName, attnMixGrad(sgemm));
   registerGradients();
 }

@@ -8,7 +8,7 @@
 // used as x·W. Every hook point passes through `Hooks.at`, which can stop gradients, replace the
 // value and cache it (see RunOptions).
 import * as tf from "@tensorflow/tfjs";
-import { causalSoftmax, center, geluNew, normalize, rms } from "./ops.ts";
+import { attnMix, attnScores, causalSoftmax, center, geluNew, normalize, rms } from "./ops.ts";
 
 export interface GPT2Config {
   nLayers: number;
@@ -286,14 +286,12 @@ export class GPT2 {
 
   private attention(l: number, x: tf.Tensor3D, hooks: Hooks): tf.Tensor3D {
     const [B, T, d] = x.shape;
-    const { nHeads: H, dHead } = this.config;
-    const qkv = this.linear(x.reshape([B * T, d]), `h.${l}.attn.c_attn`); // [B·T, 3d] = q | k | v
-    const [q, k, v] = tf.unstack(qkv.reshape([B, T, 3, H, dHead]).transpose([2, 0, 3, 1, 4])) as tf.Tensor4D[];
-    const scores = tf.matMul(q!, k!, false, true); // [B, H, T, T]
+    const { nHeads, dHead } = this.config;
+    const qkv = this.linear(x.reshape([B * T, d]), `h.${l}.attn.c_attn`).reshape([B, T, 3 * d]); // q | k | v
+    const scores = attnScores(qkv as tf.Tensor3D, nHeads); // [B, H, T, T] = q·kᵀ per head
     const pattern = hooks.at(`blocks.${l}.attn.hook_pattern`, causalSoftmax(scores, 1 / Math.sqrt(dHead)));
-    const z = tf.matMul(pattern, v!); // [B, H, T, dHead]
-    const merged = z.transpose([0, 2, 1, 3]).reshape([B * T, d]);
-    return this.linear(merged as tf.Tensor2D, `h.${l}.attn.c_proj`).reshape([B, T, d]);
+    const z = attnMix(pattern, qkv as tf.Tensor3D); // [B, T, d]: heads' pattern·v, concatenated
+    return this.linear(z.reshape([B * T, d]), `h.${l}.attn.c_proj`).reshape([B, T, d]);
   }
 
   private mlp(l: number, x: tf.Tensor3D): tf.Tensor3D {

@@ -1,7 +1,7 @@
 // The transformer's elementwise ops. On the "blas" backend each is one fused kernel (with its own
 // gradient, see src/backend/fused.ts); elsewhere the same math as plain tfjs ops.
 import * as tf from "@tensorflow/tfjs";
-import { CAUSAL_SOFTMAX, CENTER, GELU_NEW, LN_AFFINE, RMS } from "../backend/index.ts";
+import { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, CENTER, GELU_NEW, LN_AFFINE, RMS } from "../backend/index.ts";
 
 function fused(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
@@ -46,4 +46,28 @@ export function causalSoftmax<T extends tf.Tensor>(scores: T, scale: number): T 
     const future = tf.sub(1, tf.linalg.bandPart(tf.ones([n, n]), -1, 0));
     return tf.softmax(scores.mul(scale).add(future.mul(-1e9))) as T;
   });
+}
+
+/** Per-head q, k or v [B, H, T, dh] out of the fused projections qkv [B, T, 3d] (part 0, 1, 2). */
+function heads(qkv: tf.Tensor3D, nHeads: number, part: 0 | 1 | 2): tf.Tensor4D {
+  const [B, T, d3] = qkv.shape;
+  const d = d3 / 3;
+  return qkv
+    .slice([0, 0, part * d], [B, T, d])
+    .reshape([B, T, nHeads, d / nHeads])
+    .transpose([0, 2, 1, 3]);
+}
+
+/** Attention scores q·kᵀ per head, [B, H, T, T], from qkv [B, T, 3d] = q | k | v. */
+export function attnScores(qkv: tf.Tensor3D, nHeads: number): tf.Tensor4D {
+  if (fused(ATTN_SCORES)) return run(ATTN_SCORES, { qkv }, { nHeads });
+  return tf.matMul(heads(qkv, nHeads, 0), heads(qkv, nHeads, 1), false, true);
+}
+
+/** Heads' pattern·v concatenated, [B, T, d], from pattern [B, H, T, T] and qkv [B, T, 3d]. */
+export function attnMix(pattern: tf.Tensor4D, qkv: tf.Tensor3D): tf.Tensor3D {
+  if (fused(ATTN_MIX)) return run(ATTN_MIX, { pattern, qkv });
+  const [B, T, d3] = qkv.shape;
+  const z = tf.matMul(pattern, heads(qkv, pattern.shape[1], 2)); // [B, H, T, dh]
+  return z.transpose([0, 2, 1, 3]).reshape([B, T, d3 / 3]);
 }
