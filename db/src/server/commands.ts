@@ -1,0 +1,187 @@
+// db:up / db:down / db:reset / db:status: the code paths behind the npm scripts (and the restart test).
+import { rmSync } from "node:fs";
+import { type DbConfig, loadConfig } from "../config.ts";
+import { closeDriver, withSession } from "../driver.ts";
+import { type MigrateResult, migrate } from "../migrate.ts";
+import {
+  findJava,
+  paths,
+  ping,
+  portInUse,
+  provision,
+  provisionProblem,
+  runningPid,
+  ServerError,
+  type StopOutcome,
+  serverPort,
+  serverSettings,
+  spawnServer,
+  stopServer,
+  waitForBolt,
+} from "./local.ts";
+
+export type Log = (msg: string) => void;
+const quiet: Log = () => {};
+
+export interface UpResult {
+  uri: string;
+  local: boolean;
+  /** The local server's pid (null for an external server). */
+  pid: number | null;
+  /** "started" = this call started it; "running" = it was already up; "external" = NEO4J_URI is not local. */
+  how: "started" | "running" | "external";
+  /** Maven build time when this call provisioned, else null. */
+  provisionMs: number | null;
+  /** Spawn → Bolt answering, when this call started the server. */
+  startMs: number | null;
+  agent: string;
+  migrations: MigrateResult;
+}
+
+/**
+ * Makes sure Neo4j answers on NEO4J_URI and is migrated. A local URI starts this checkout's server
+ * (building it first if needed); an external one is only waited for. Running it twice is harmless.
+ */
+export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
+  const log = opts.log ?? quiet;
+  const config = loadConfig();
+  const settings = serverSettings();
+  const timeoutMs = settings.ATLAS_DB_START_TIMEOUT * 1000;
+  let how: UpResult["how"];
+  let pid: number | null = null;
+  let provisionMs: number | null = null;
+  let startMs: number | null = null;
+  let agent: string;
+
+  if (!config.local) {
+    how = "external";
+    log(`NEO4J_URI=${config.uri} is not local: waiting for it (nothing to provision)`);
+    agent = await waitForBolt(config, { timeoutMs });
+  } else {
+    pid = runningPid();
+    if (pid !== null) {
+      const port = serverPort(pid);
+      if (port !== null && port !== config.port) {
+        throw new ServerError(
+          `this checkout's Neo4j is already running on port ${port} (pid ${pid}), not ${config.port}: run npm run db:down first to move it`,
+        );
+      }
+      how = "running";
+      log(`Neo4j already running (pid ${pid}), waiting for Bolt on ${config.uri}`);
+      agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
+    } else {
+      how = "started";
+      if (await portInUse(config.host === "localhost" ? "127.0.0.1" : config.host, config.port)) {
+        const bolt = await ping(config);
+        throw new ServerError(
+          `port ${config.port} on ${config.host} is already in use by another process` +
+            `${bolt.ok ? ` (a Bolt server, ${bolt.agent}, but not this checkout's: no live ${paths.pidFile})` : ""}: ` +
+            "stop it, or point NEO4J_URI at a free port (e.g. bolt://127.0.0.1:7688)",
+        );
+      }
+      const java = findJava(settings);
+      const problem = provisionProblem();
+      if (problem) {
+        log(`Neo4j launcher: ${problem}`);
+        provisionMs = await provision(java, log);
+      }
+      log(
+        `starting Neo4j (Java ${java.major}, heap ${settings.ATLAS_NEO4J_HEAP}, pagecache ${settings.ATLAS_NEO4J_PAGECACHE}); log: ${paths.log}`,
+      );
+      const t0 = Date.now();
+      pid = spawnServer(java, config, settings);
+      agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
+      startMs = Date.now() - t0;
+      log(`Bolt ready after ${(startMs / 1000).toFixed(1)} s (pid ${pid})`);
+    }
+  }
+  const migrations = await migrate({ log });
+  if (migrations.unknown.length > 0) {
+    log(`warning: the database has migrations with no file here: ${migrations.unknown.join(", ")}`);
+  }
+  log(
+    `Neo4j is up: ${config.uri} (${agent}); migrations: ${migrations.applied.length} applied, ${migrations.alreadyApplied.length} already applied`,
+  );
+  return { uri: config.uri, local: config.local, pid, how, provisionMs, startMs, agent, migrations };
+}
+
+/** Stops this checkout's server (SIGTERM, then SIGKILL after ATLAS_DB_STOP_TIMEOUT). Harmless when it is not running. */
+export async function down(opts: { log?: Log } = {}): Promise<StopOutcome> {
+  const log = opts.log ?? quiet;
+  const config = loadConfig();
+  await closeDriver();
+  if (!config.local) {
+    log(`NEO4J_URI=${config.uri} is not local: nothing to stop`);
+    return "not-running";
+  }
+  const pid = runningPid();
+  if (pid === null) {
+    log("Neo4j is not running");
+    return "not-running";
+  }
+  log(`stopping Neo4j (pid ${pid})`);
+  const t0 = Date.now();
+  const outcome = await stopServer(serverSettings().ATLAS_DB_STOP_TIMEOUT * 1000);
+  log(
+    outcome === "killed"
+      ? "Neo4j did not stop in time and was killed (it recovers on next start)"
+      : `stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return outcome;
+}
+
+/**
+ * Local: stop, delete .neo4j/data (every database, schema included), start and migrate again.
+ * External servers are never wiped unless `force` is set; then all nodes are deleted in batches and the
+ * migrations re-run (constraints and indexes stay).
+ */
+export async function reset(opts: { log?: Log; force?: boolean } = {}): Promise<UpResult> {
+  const log = opts.log ?? quiet;
+  const config = loadConfig();
+  if (!config.local) {
+    if (!opts.force) {
+      throw new ServerError(
+        `NEO4J_URI=${config.uri} is not local; refusing to wipe it (run \`npm run db:reset -- --force\` to delete all its nodes)`,
+      );
+    }
+    log(`deleting all nodes on ${config.uri}`);
+    await withSession((s) =>
+      s.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").then(() => undefined),
+    );
+    return up({ log });
+  }
+  await down({ log });
+  log(`deleting ${paths.data}`);
+  rmSync(paths.data, { recursive: true, force: true });
+  return up({ log });
+}
+
+export interface StatusResult {
+  up: boolean;
+  uri: string;
+  local: boolean;
+  pid: number | null;
+  detail: string;
+}
+
+/** Whether Bolt answers on NEO4J_URI (exit code of db:status). */
+export async function status(opts: { config?: DbConfig } = {}): Promise<StatusResult> {
+  const config = opts.config ?? loadConfig();
+  const pid = config.local ? runningPid() : null;
+  const r = await ping(config);
+  const port = pid !== null ? serverPort(pid) : null;
+  const owner = !config.local
+    ? "external"
+    : pid === null
+      ? "no local server of this checkout"
+      : port !== null && port !== config.port
+        ? `this checkout's server runs on port ${port}, pid ${pid}`
+        : `local server, pid ${pid}`;
+  return {
+    up: r.ok,
+    uri: config.uri,
+    local: config.local,
+    pid,
+    detail: r.ok ? `${r.agent}, ${owner}` : `${owner}; ${r.reason}`,
+  };
+}
