@@ -33,8 +33,9 @@ const config: GPT2Config = {
   lnEps: 1e-5,
 };
 
-const info = await initBackend();
+const info = await initBackend(undefined, { quiet: true });
 console.log(`backend: ${info.description}`);
+if (info.name !== "blas") throw new Error("bench:model needs the blas backend (nblas) for the GEMM floor");
 
 // Random weights in memory (a 0.5 GB checkpoint on disk would only measure the disk).
 const weights: GPT2Weights = {};
@@ -52,11 +53,6 @@ function timeForward(): number {
   logits!.dispose();
   return dt;
 }
-
-timeForward(); // warm-up (JIT, allocator)
-const fwd: number[] = [];
-for (let r = 0; r < reps; r++) fwd.push(timeForward());
-const fwdMs = Math.min(...fwd);
 
 // GEMM floor: the same products through nblas directly (row-major, no tfjs).
 const require = createRequire(import.meta.url);
@@ -101,9 +97,16 @@ function floorPass(): number {
   return performance.now() - t0;
 }
 
+// Interleaved repetitions, best of each: the machine is shared, so both see the same noise.
+timeForward(); // warm-up (JIT, allocator)
 floorPass();
+const fwd: number[] = [];
 const flo: number[] = [];
-for (let r = 0; r < reps; r++) flo.push(floorPass());
+for (let r = 0; r < reps; r++) {
+  fwd.push(timeForward());
+  flo.push(floorPass());
+}
+const fwdMs = Math.min(...fwd);
 const floorMs = Math.min(...flo);
 
 const perLayer = 2 * BT * (d * 3 * d + d * d + 2 * d * config.dMlp) + 2 * 2 * B * H * T * T * dh;

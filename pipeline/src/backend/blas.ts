@@ -33,6 +33,7 @@ export function batchMatMul(
   bShape: Shape,
   transA: boolean,
   transB: boolean,
+  rowBias?: Float32Array,
 ): { values: Float32Array; shape: number[] } {
   const ar = aShape.length;
   const br = bShape.length;
@@ -52,6 +53,12 @@ export function batchMatMul(
   const batch = sizeOf(outBatch);
   const shape = [...outBatch, m, n];
   const out = new Float32Array(batch * m * n);
+  // A bias row (length n) is written first and accumulated onto by sgemm (beta = 1): no extra pass.
+  let beta = 0;
+  if (rowBias && n > 0) {
+    for (let o = 0; o < out.length; o += n) out.set(rowBias, o);
+    beta = 1;
+  }
   if (out.length === 0 || k === 0) return { values: out, shape };
   const ta = transA ? TRANS : NO_TRANS;
   const tb = transB ? TRANS : NO_TRANS;
@@ -60,12 +67,12 @@ export function batchMatMul(
   const nA = sizeOf(aBatch);
   const nB = sizeOf(bBatch);
   if (batch === 1) {
-    sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, out, n);
+    sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, out, n);
     return { values: out, shape };
   }
   // A stack of row-major matrices times one shared B: a single tall product.
   if (nB === 1 && !transA && nA === batch) {
-    sgemm(ta, tb, batch * m, n, k, 1, a, lda, b, ldb, 0, out, n);
+    sgemm(ta, tb, batch * m, n, k, 1, a, lda, b, ldb, beta, out, n);
     return { values: out, shape };
   }
   const aStep = m * k;
@@ -84,7 +91,7 @@ export function batchMatMul(
         lda,
         b.subarray(i * bStep, (i + 1) * bStep),
         ldb,
-        0,
+        beta,
         out.subarray(i * cStep, (i + 1) * cStep),
         n,
       );
@@ -110,7 +117,7 @@ export function batchMatMul(
       lda,
       b.subarray(ib * bStep, (ib + 1) * bStep),
       ldb,
-      0,
+      beta,
       out.subarray(i * cStep, (i + 1) * cStep),
       n,
     );

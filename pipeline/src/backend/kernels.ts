@@ -62,18 +62,15 @@ function fusedMatMulKernel(sgemm: Sgemm): Override {
     if (!av || !bv || (bias && !biasV) || !SIMPLE_ACTIVATIONS.has(act) || (act === "prelu" && !alphaV)) {
       return stock(args);
     }
-    const mm = batchMatMul(sgemm, av, a!.shape, bv, b!.shape, transposeA, transposeB);
+    const n = transposeB ? b!.shape[b!.shape.length - 2]! : b!.shape[b!.shape.length - 1]!;
+    const rowBias =
+      bias && biasV && biasV.length === n && bias.shape.length <= Math.max(a!.shape.length, b!.shape.length)
+        ? sizeOf(bias.shape.slice(0, -1)) === 1
+        : false;
+    const mm = batchMatMul(sgemm, av, a!.shape, bv, b!.shape, transposeA, transposeB, rowBias ? biasV! : undefined);
     let values = mm.values;
     let shape = mm.shape;
-    if (bias && biasV) {
-      const n = shape[shape.length - 1]!;
-      const rowBias = biasV.length === n && bias.shape.length <= shape.length && sizeOf(bias.shape.slice(0, -1)) === 1;
-      if (rowBias && n > 0) {
-        for (let o = 0; o < values.length; o += n) for (let j = 0; j < n; j++) values[o + j]! += biasV[j]!;
-      } else {
-        ({ values, shape } = binary(BinOp.Add, values, shape, biasV, bias.shape));
-      }
-    }
+    if (bias && biasV && !rowBias) ({ values, shape } = binary(BinOp.Add, values, shape, biasV, bias.shape));
     const v = values;
     switch (act) {
       case "relu":
