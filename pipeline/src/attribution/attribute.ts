@@ -23,6 +23,7 @@ import {
   type Target,
 } from "./engine.ts";
 import { constantMlpOut, frozenRun } from "./frozen.ts";
+import { gemm } from "./gemm.ts";
 
 export interface CustomTarget {
   /** Label shown on the logit node. */
@@ -170,45 +171,43 @@ function logitTargets(ctx: PromptContext, o: AttributeOptions): LogitTargetInter
   });
 }
 
-/** Influence of every source column, estimated from the rows computed so far (power iteration). */
+/**
+ * Influence of every source column, estimated from the rows computed so far (power iteration, as
+ * circuit-tracer's compute_partial_influences): `absNorm` holds |row| / Σ|row| of every computed row.
+ */
 function partialInfluence(
-  rows: Float32Array,
+  absNorm: Float32Array,
   rowNodes: readonly number[],
   nCols: number,
   logitWeights: readonly number[],
 ): Float64Array {
-  const nNodes = nCols + logitWeights.length;
-  const sums = rowNodes.map((_, r) => {
-    let s = 0;
-    for (let c = 0; c < nCols; c++) s += Math.abs(rows[r * nCols + c]!);
-    return Math.max(s, 1e-8);
+  const R = rowNodes.length;
+  const nodeRow = new Map<number, number>();
+  rowNodes.forEach((node, r) => {
+    nodeRow.set(node, r);
   });
-  let prod = new Float64Array(nNodes);
+  const total = new Float64Array(nCols);
+  // prod over rows: the current term of the series at each row's node.
+  let prod = new Float32Array(R);
   logitWeights.forEach((w, k) => {
-    prod[nCols + k] = w;
+    const r = nodeRow.get(nCols + k);
+    if (r !== undefined) prod[r] = w;
   });
-  const total = new Float64Array(nNodes);
+  const next = new Float32Array(nCols);
   for (let iter = 0; iter < 128; iter++) {
-    const next = new Float64Array(nNodes);
+    gemm(false, false, 1, nCols, R, 1, prod, R, absNorm, nCols, 0, next, nCols);
     let any = false;
-    rowNodes.forEach((node, r) => {
-      const p = prod[node]!;
-      if (p === 0) return;
-      const c0 = p / sums[r]!;
-      const off = r * nCols;
-      for (let c = 0; c < nCols; c++) {
-        const v = rows[off + c]!;
-        if (v !== 0) next[c]! += c0 * Math.abs(v);
-      }
-    });
-    for (let i = 0; i < nNodes; i++) {
-      if (next[i] !== 0) {
-        any = true;
-        total[i]! += next[i]!;
-      }
+    const nextProd = new Float32Array(R);
+    for (let c = 0; c < nCols; c++) {
+      const v = next[c]!;
+      if (v === 0) continue;
+      any = true;
+      total[c]! += v;
+      const r = nodeRow.get(c);
+      if (r !== undefined) nextProd[r] = v;
     }
     if (!any) break;
-    prod = next;
+    prod = nextProd;
   }
   return total;
 }
@@ -247,6 +246,19 @@ export async function attribute(
   const rowNodes: number[] = logits.map((_, k) => nCols + k);
   const logitRows: Target[] = logits.map((l) => ({ layer: L, position: T - 1, vector: l.injection }));
   computeRows(ctx, src, logitRows, rows, batchSize);
+  const adaptive = nSelect < src.nFeatures;
+  // |row| / Σ|row| of computed rows, for the influence estimates of the adaptive order.
+  const absNorm = adaptive ? new Float32Array(rows.length) : new Float32Array(0);
+  const normalizeRows = (from: number, to: number) => {
+    if (!adaptive) return;
+    for (let r = from; r < to; r++) {
+      let sum = 0;
+      for (let c = 0; c < nCols; c++) sum += Math.abs(rows[r * nCols + c]!);
+      const inv = 1 / Math.max(sum, 1e-8);
+      for (let c = 0; c < nCols; c++) absNorm[r * nCols + c] = Math.abs(rows[r * nCols + c]!) * inv;
+    }
+  };
+  normalizeRows(0, logits.length);
   lap("logit rows");
 
   const featureTarget = (i: number): Target => {
@@ -262,6 +274,7 @@ export async function attribute(
     const targets = chunk.map(featureTarget);
     const offset = rowNodes.length * nCols;
     computeRows(ctx, src, targets, rows.subarray(offset, offset + chunk.length * nCols), batchSize);
+    normalizeRows(rowNodes.length, rowNodes.length + chunk.length);
     for (const i of chunk) {
       rowNodes.push(i);
       visited[i] = 1;

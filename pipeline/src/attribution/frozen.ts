@@ -11,12 +11,16 @@ export interface FrozenRunOptions {
   embed?: Float32Array;
   /** Per layer [T, d] replacing blocks.ℓ.hook_mlp_out (undefined entries stay live). */
   mlpOut?: (Float32Array | undefined)[];
+  /** Per layer [T, d] added to the live blocks.ℓ.hook_mlp_out (iterative patching). */
+  mlpOutDelta?: (Float32Array | undefined)[];
   /** Replace attention patterns by the clean ones (default true). */
   freezeAttention?: boolean;
   /** Replace ln_1 / ln_2 / ln_final scales by the clean ones (default true). */
   freezeLayerNorm?: boolean;
   /** Return resid_mid of every layer. */
   residMid?: boolean;
+  /** Extra hooks (run after the replacements above for the same names). */
+  hooks?: Record<string, HookFn>;
 }
 
 export interface FrozenRunResult {
@@ -35,7 +39,9 @@ export async function frozenRun(ctx: PromptContext, o: FrozenRunOptions = {}): P
   if (o.embed) hooks.hook_embed = constant(o.embed, [1, T, d]);
   for (let l = 0; l < L; l++) {
     const m = o.mlpOut?.[l];
+    const dm = o.mlpOutDelta?.[l];
     if (m) hooks[`blocks.${l}.hook_mlp_out`] = constant(m, [1, T, d]);
+    else if (dm) hooks[`blocks.${l}.hook_mlp_out`] = (v) => v.add(tf.tensor(dm, [1, T, d]));
     if (o.freezeAttention ?? true) hooks[`blocks.${l}.attn.hook_pattern`] = constant(ctx.patterns[l]!, [1, H, T, T]);
     if (o.freezeLayerNorm ?? true) {
       hooks[`blocks.${l}.ln1.hook_scale`] = constant(ctx.ln1Scale[l]!, [1, T, 1]);
@@ -43,6 +49,10 @@ export async function frozenRun(ctx: PromptContext, o: FrozenRunOptions = {}): P
     }
   }
   if (o.freezeLayerNorm ?? true) hooks["ln_final.hook_scale"] = constant(ctx.lnfScale, [1, T, 1]);
+  for (const [name, fn] of Object.entries(o.hooks ?? {})) {
+    const prev = hooks[name];
+    hooks[name] = prev ? (v, n) => fn(prev(v, n) ?? v, n) : fn;
+  }
   const cache = o.residMid ? Array.from({ length: L }, (_, l) => `blocks.${l}.hook_resid_mid`) : [];
   const { logits, cache: c } = ctx.model.run([ctx.modelIds], { hooks, cache });
   const V = ctx.model.config.vocabSize;

@@ -10,3 +10,13 @@ export { type CltLike, checkClt, decoderRow, encoderRow, preActivations } from "
 export { type ActiveFeature, buildContext, type PromptContext } from "./context.ts";
 export { buildSourceLayout, computeRows, type SourceLayout, type Target } from "./engine.ts";
 export { constantMlpOut, frozenRun, replacementMlpOut } from "./frozen.ts";
+export {
+  type FeatureIntervention,
+  featureActivations,
+  type InterveneOptions,
+  type InterventionResult,
+  intervene,
+  softmax64,
+} from "./intervene.ts";
+export { type LoadedClt, loadCltDir, loadCltRun } from "./load.ts";
+export { predictedEffects, ranks, spearman, type ValidationReport, validateAttribution } from "./validate.ts";

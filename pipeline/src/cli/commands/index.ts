@@ -1,12 +1,14 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
 import { register as corpus } from "./corpus.ts";
-import { register as registerLogits } from "./logits.ts";
+import { register as intervene } from "./intervene.ts";
 import { register as lm } from "./lm.ts";
+import { register as registerLogits } from "./logits.ts";
 import { register as model } from "./model.ts";
+import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [corpus, lm, model, registerLogits];
+const groups: Register[] = [corpus, lm, model, registerLogits, trace, intervene];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

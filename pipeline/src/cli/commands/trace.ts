@@ -1,0 +1,114 @@
+// `atlas trace`: the attribution graph of a prompt under a CLT, written as circuit-tracer /
+// Neuronpedia JSON (pruned) plus a binary side file with the full unpruned adjacency.
+import { basename } from "node:path";
+import type { Command } from "commander";
+import { z } from "zod";
+import { attribute, loadCltDir } from "../../attribution/index.ts";
+import { initBackend } from "../../backend/index.ts";
+import {
+  graphScores,
+  prunedGraphScores,
+  pruneGraph,
+  toCircuitTracerJson,
+  writeCircuitTracerJson,
+  writeGraphBinary,
+} from "../../graph/index.ts";
+import { loadModel } from "../../model/index.ts";
+
+const unit = z.coerce.number().min(0).max(1);
+const TraceArgs = z.object({
+  clt: z.string().min(1),
+  model: z.string().min(1).optional(),
+  prompt: z.string().min(1),
+  out: z.string().regex(/\.json$/, "--out must end in .json"),
+  maxFeatureNodes: z.coerce.number().int().positive(),
+  nodeThreshold: unit,
+  edgeThreshold: unit,
+  batchSize: z.coerce.number().int().positive(),
+  slug: z.string().min(1).optional(),
+  scan: z.string().min(1).optional(),
+  quiet: z.boolean().optional(),
+});
+
+/** graph.json → graph.graph.safetensors */
+export function sideFilePath(jsonPath: string): string {
+  return jsonPath.replace(/\.json$/, ".graph.safetensors");
+}
+
+export function register(program: Command): void {
+  program
+    .command("trace")
+    .description(
+      "build the attribution graph of a prompt under a CLT; writes pruned circuit-tracer/Neuronpedia JSON " +
+        "and <out>.graph.safetensors with the full adjacency",
+    )
+    .requiredOption("--clt <dir>", "CLT run directory (or circuit-tracer CLT directory)")
+    .option("--model <dir>", "model folder (default: the model recorded in the CLT run config)")
+    .requiredOption("--prompt <text>", "prompt; <|endoftext|> is prepended")
+    .requiredOption("--out <file.json>", "graph JSON to write")
+    .option("--max-feature-nodes <n>", "cap on feature nodes (adaptive order by influence)", "7500")
+    .option("--node-threshold <x>", "cumulative influence kept by node pruning", "0.8")
+    .option("--edge-threshold <x>", "cumulative influence kept by edge pruning", "0.98")
+    .option("--batch-size <n>", "targets per backward pass", "64")
+    .option("--slug <slug>", "graph slug (default: from the --out file name)")
+    .option("--scan <id>", "transcoder set id in the JSON (default: the CLT directory name)")
+    .option("--quiet", "no progress output")
+    .action(async (raw: unknown) => {
+      const parsed = TraceArgs.safeParse(raw);
+      if (!parsed.success) throw new Error(`trace: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
+      const o = parsed.data;
+      const t0 = performance.now();
+      const log = (m: string) => {
+        if (!o.quiet) process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
+      };
+      await initBackend(undefined, { quiet: o.quiet });
+      const loaded = loadCltDir(o.clt);
+      const modelDir = o.model ?? loaded.model;
+      if (!modelDir) throw new Error(`trace: the CLT run records no model; pass --model`);
+      const model = await loadModel(modelDir);
+      log(
+        `model ${modelDir}, CLT ${o.clt} (${loaded.clt.shape.nFeatures} features × ${loaded.clt.shape.nLayers} layers)`,
+      );
+      const scan = o.scan ?? basename(o.clt.replace(/\/+$/, ""));
+      const r = await attribute(model, loaded.clt, o.prompt, {
+        maxFeatureNodes: o.maxFeatureNodes,
+        batchSize: o.batchSize,
+        scan,
+        modelName: modelDir,
+        onProgress: log,
+      });
+      const g = r.graph;
+      const prune = pruneGraph(g, { nodeThreshold: o.nodeThreshold, edgeThreshold: o.edgeThreshold });
+      const full = graphScores(g);
+      const pruned = prunedGraphScores(g, prune.nodeMask);
+      const side = sideFilePath(o.out);
+      const json = toCircuitTracerJson(g, prune, {
+        slug: o.slug ?? basename(o.out, ".json"),
+        atlas: {
+          model: modelDir,
+          clt: o.clt,
+          edge_threshold: o.edgeThreshold,
+          max_feature_nodes: o.maxFeatureNodes,
+          n_active_features: r.stats.nActiveFeatures,
+          n_feature_nodes: g.features.length,
+          scores: { unpruned: full, pruned },
+          additivity: r.additivity,
+          side_file: basename(side),
+        },
+      });
+      writeCircuitTracerJson(o.out, json);
+      writeGraphBinary(side, g, { influence: prune.influence });
+      const a = r.additivity;
+      log(
+        `${r.stats.nActiveFeatures} active features, ${g.features.length} feature nodes, ${g.logits.length} logits; ` +
+          `pruned: ${json.nodes.length} nodes, ${json.links.length} links`,
+      );
+      log(
+        `replacement ${full.replacement.toFixed(3)} / completeness ${full.completeness.toFixed(3)} (unpruned), ` +
+          `${pruned.replacement.toFixed(3)} / ${pruned.completeness.toFixed(3)} (pruned)` +
+          (a ? `; additivity max residual ${a.maxFeatureResidual.toExponential(1)}` : ""),
+      );
+      process.stdout.write(`${o.out}\n${side}\n`);
+      process.stderr.write(`time: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+    });
+}
