@@ -165,10 +165,10 @@ export interface StatusResult {
 }
 
 /** Whether Bolt answers on NEO4J_URI (exit code of db:status). */
-export async function status(opts: { config?: DbConfig } = {}): Promise<StatusResult> {
+export async function status(opts: { config?: DbConfig; timeoutMs?: number } = {}): Promise<StatusResult> {
   const config = opts.config ?? loadConfig();
   const pid = config.local ? runningPid() : null;
-  const r = await ping(config);
+  const r = await ping(config, opts.timeoutMs);
   const port = pid !== null ? serverPort(pid) : null;
   const owner = !config.local
     ? "external"
