@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { fastExp } from "../src/backend/fastmath.ts";
 import { type BackendPref, backendInfo, initBackend } from "../src/backend/index.ts";
-import { attnMix, attnScores, causalSoftmax, center, geluNew, normalize, rms } from "../src/model/ops.ts";
+import { attnMix, attnScores, causalSoftmax, geluNew, lnStats, normalize } from "../src/model/ops.ts";
 import { rng } from "./helpers/random-gpt2.ts";
 
 const hasBlas = (() => {
@@ -340,19 +340,20 @@ describe("blas backend kernels", { skip: skipBlas }, () => {
     const dyS = randn(2 * 3 * 5 * 5, 45);
     const f = () => {
       const fwd = (xt: tf.Tensor, gt: tf.Tensor, bt: tf.Tensor) => {
-        const xc = center(xt);
-        const sc = rms(xc, 1e-5);
+        const [xc, sc] = lnStats(xt, 1e-5);
         return normalize(xc, sc, gt, bt);
       };
       const args = [tf.tensor(x, [2, 3, 8]), tf.tensor(g, [8]), tf.tensor(be, [8])];
       const st = tf.tensor(s, [2, 3, 5, 5]);
       const dyT = tf.tensor(dy, [2, 3, 8]);
       const lnGrads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => fwd(a, b, c).mul(dyT).sum())(args);
+      // Each output of lnStats alone (the other's dy is null → zeros).
       const scaleGrad = tf.grad((xt: tf.Tensor) =>
-        rms(center(xt), 1e-5)
+        lnStats(xt, 1e-5)[1]
           .mul(tf.range(1, 7).reshape([2, 3, 1]))
           .sum(),
       )(args[0]!);
+      const centredGrad = tf.grad((xt: tf.Tensor) => lnStats(xt, 1e-5)[0].mul(dyT).sum())(args[0]!);
       const geluGrad = tf.grad((xt: tf.Tensor) => geluNew(xt).mul(dyT).sum())(args[0]!);
       const smGrad = tf.grad((t: tf.Tensor) =>
         causalSoftmax(t, 0.7)
@@ -365,6 +366,7 @@ describe("blas backend kernels", { skip: skipBlas }, () => {
         causalSoftmax(st, 0.7),
         ...lnGrads,
         scaleGrad,
+        centredGrad,
         geluGrad,
         smGrad,
       ];
@@ -395,7 +397,18 @@ describe("blas backend kernels", { skip: skipBlas }, () => {
     });
     const fusedOut = await on("blas", f);
     const plain = await on("cpu", f); // composite tfjs ops (no fused kernels on stock cpu)
-    const names = ["gelu", "layernorm", "causal softmax", "dLN/dx", "dLN/dγ", "dLN/dβ", "dσ/dx", "dgelu", "dsoftmax"];
+    const names = [
+      "gelu",
+      "layernorm",
+      "causal softmax",
+      "dLN/dx",
+      "dLN/dγ",
+      "dLN/dβ",
+      "dσ/dx",
+      "dxc/dx",
+      "dgelu",
+      "dsoftmax",
+    ];
     names.forEach((n, i) => {
       assert.ok(maxRel(fusedOut[i]!, plain[i]!) < 2e-6, `${n}: ${maxRel(fusedOut[i]!, plain[i]!)}`);
     });

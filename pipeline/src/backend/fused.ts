@@ -10,8 +10,7 @@ import { type Args, type CpuBackend, f32, out } from "./kernels.ts";
 
 export const GELU_NEW = "AtlasGeluNew";
 export const GELU_NEW_GRAD = "AtlasGeluNewGrad";
-export const CENTER = "AtlasCenter";
-export const RMS = "AtlasRms";
+export const LN_STATS = "AtlasLNStats";
 export const LN_AFFINE = "AtlasLNAffine";
 export const CAUSAL_SOFTMAX = "AtlasCausalSoftmax";
 export const ATTN_SCORES = "AtlasAttnScores";
@@ -60,35 +59,28 @@ function geluGrad(args: Args): TensorInfo {
   return out(backend, info[1]!.shape.slice(), dx);
 }
 
-/** x − mean(x) over the last dim. */
-function center(args: Args): TensorInfo {
-  const { backend, info, v } = inputs(args, ["x"]);
-  const x = v[0]!;
-  const n = lastDim(info[0]!);
-  const y = new Float32Array(x.length);
-  for (let o = 0; o < x.length; o += n) {
-    let s = 0;
-    for (let j = 0; j < n; j++) s += x[o + j]!;
-    const m = s / n;
-    for (let j = 0; j < n; j++) y[o + j] = x[o + j]! - m;
-  }
-  return out(backend, info[0]!.shape.slice(), y);
-}
-
-/** sqrt(mean(x²) + eps) over the last dim, kept as a size-1 dim. */
-function rms(args: Args): TensorInfo {
+/** LayerNorm statistics over the last dim: [xc = x − mean(x), σ = sqrt(mean(xc²) + eps)] (σ: [..., 1]). */
+function lnStats(args: Args): TensorInfo[] {
   const { backend, info, v } = inputs(args, ["x"]);
   const { eps } = args.attrs as { eps: number };
   const x = v[0]!;
   const n = lastDim(info[0]!);
   const rows = n === 0 ? 0 : x.length / n;
-  const y = new Float32Array(rows);
+  const xc = new Float32Array(x.length);
+  const sigma = new Float32Array(rows);
   for (let r = 0, o = 0; r < rows; r++, o += n) {
     let s = 0;
-    for (let j = 0; j < n; j++) s += x[o + j]! * x[o + j]!;
-    y[r] = Math.sqrt(s / n + eps);
+    for (let j = 0; j < n; j++) s += x[o + j]!;
+    const m = s / n;
+    let ss = 0;
+    for (let j = 0; j < n; j++) {
+      const c = x[o + j]! - m;
+      xc[o + j] = c;
+      ss += c * c;
+    }
+    sigma[r] = Math.sqrt(ss / n + eps);
   }
-  return out(backend, [...info[0]!.shape.slice(0, -1), 1], y);
+  return [out(backend, info[0]!.shape.slice(), xc), out(backend, [...info[0]!.shape.slice(0, -1), 1], sigma)];
 }
 
 /** x / scale · gamma + beta, scale [..., 1], gamma/beta [n]. */
@@ -244,19 +236,21 @@ function registerGradients(): void {
     inputsToSave: ["x"],
     gradFunc: (dy, [x]) => ({ x: () => run(GELU_NEW_GRAD, { dy: dy as tf.Tensor, x: x! }) }),
   });
-  // Centering is a symmetric projection: its adjoint is itself.
+  // xc = x − mean(x), σ = sqrt(mean(xc²) + eps): dxc gains dσ·xc/(n·σ), then the centering
+  // projection (its own adjoint) maps it back to x.
   tf.registerGradient({
-    kernelName: CENTER,
-    gradFunc: (dy) => ({ x: () => run(CENTER, { x: dy as tf.Tensor }) }),
-  });
-  // σ = sqrt(mean(x²) + eps)  ⇒  ∂σ/∂x = x / (n·σ)
-  tf.registerGradient({
-    kernelName: RMS,
-    inputsToSave: ["x"],
-    outputsToSave: [true],
-    gradFunc: (dy, [x, y]) => ({
-      x: () => tf.mul(x!, tf.div(dy as tf.Tensor, tf.mul(y!, x!.shape[x!.shape.length - 1]!))),
-    }),
+    kernelName: LN_STATS,
+    outputsToSave: [true, true],
+    gradFunc: (dys, [xc, sigma]) => {
+      const [dxc, dSigma] = dys as tf.Tensor[];
+      return {
+        x: () => {
+          const n = xc!.shape[xc!.shape.length - 1]!;
+          const g = tf.add(dxc!, tf.mul(xc!, tf.div(dSigma!, tf.mul(sigma!, n))));
+          return tf.sub(g, tf.mean(g, -1, true));
+        },
+      };
+    },
   });
   // y = x/σ·γ + β
   tf.registerGradient({
@@ -311,8 +305,7 @@ function registerGradients(): void {
 export function registerFused(backendName: string, sgemm: Sgemm): void {
   register(GELU_NEW, backendName, gelu);
   register(GELU_NEW_GRAD, backendName, geluGrad);
-  register(CENTER, backendName, center);
-  register(RMS, backendName, rms);
+  register(LN_STATS, backendName, lnStats);
   register(LN_AFFINE, backendName, lnAffine);
   register(CAUSAL_SOFTMAX, backendName, causalSoftmax);
   register(ATTN_SCORES, backendName, attnScores(sgemm));

@@ -7,7 +7,7 @@ import type { Sgemm } from "./blas.ts";
 import { registerFused } from "./fused.ts";
 import { cloneKernels, overrides } from "./kernels.ts";
 
-export { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, CENTER, GELU_NEW, LN_AFFINE, RMS } from "./fused.ts";
+export { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, GELU_NEW, LN_AFFINE, LN_STATS } from "./fused.ts";
 
 export type BackendPref = "tensorflow" | "blas" | "wasm" | "cpu";
 export const BACKEND_PREFS: readonly BackendPref[] = ["tensorflow", "blas", "wasm", "cpu"];

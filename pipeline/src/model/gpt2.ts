@@ -8,7 +8,7 @@
 // used as x·W. Every hook point passes through `Hooks.at`, which can stop gradients, replace the
 // value and cache it (see RunOptions).
 import * as tf from "@tensorflow/tfjs";
-import { attnMix, attnScores, causalSoftmax, center, geluNew, normalize, rms } from "./ops.ts";
+import { attnMix, attnScores, causalSoftmax, geluNew, lnStats, normalize } from "./ops.ts";
 
 export interface GPT2Config {
   nLayers: number;
@@ -270,8 +270,8 @@ export class GPT2 {
 
   /** LayerNorm with the divisor σ = sqrt(var + eps) exposed as `<name>.hook_scale` [batch, pos, 1]. */
   private layerNorm(x: tf.Tensor3D, prefix: string, hookName: string, hooks: Hooks): tf.Tensor3D {
-    const xc = center(x);
-    const scale = hooks.at(hookName, rms(xc, this.config.lnEps));
+    const [xc, sigma] = lnStats(x, this.config.lnEps); // x − mean, sqrt(var + eps)
+    const scale = hooks.at(hookName, sigma);
     return normalize(xc, scale, this.w(`${prefix}.weight`), this.w(`${prefix}.bias`));
   }
 

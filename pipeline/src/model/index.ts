@@ -21,4 +21,4 @@ export {
   toHfConfig,
   VOCAB_MAP_FILE,
 } from "./load.ts";
-export { attnMix, attnScores, causalSoftmax, center, geluNew, normalize, rms } from "./ops.ts";
+export { attnMix, attnScores, causalSoftmax, geluNew, lnStats, normalize } from "./ops.ts";

@@ -1,7 +1,7 @@
 // The transformer's elementwise ops. On the "blas" backend each is one fused kernel (with its own
 // gradient, see src/backend/fused.ts); elsewhere the same math as plain tfjs ops.
 import * as tf from "@tensorflow/tfjs";
-import { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, CENTER, GELU_NEW, LN_AFFINE, RMS } from "../backend/index.ts";
+import { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, GELU_NEW, LN_AFFINE, LN_STATS } from "../backend/index.ts";
 
 function fused(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
@@ -19,16 +19,11 @@ export function geluNew<T extends tf.Tensor>(x: T): T {
   return x.mul(0.5).mul(tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(GELU_C)).add(1));
 }
 
-/** x − mean(x) over the last dim. */
-export function center<T extends tf.Tensor>(x: T): T {
-  if (fused(CENTER)) return run(CENTER, { x });
-  return x.sub(x.mean(-1, true));
-}
-
-/** sqrt(mean(x²) + eps) over the last dim (kept as size 1): the LayerNorm divisor of centred x. */
-export function rms<T extends tf.Tensor>(xc: T, eps: number): T {
-  if (fused(RMS)) return run(RMS, { x: xc }, { eps });
-  return xc.square().mean(-1, true).add(eps).sqrt() as T;
+/** LayerNorm statistics over the last dim: [x − mean(x), σ = sqrt(var(x) + eps)] with σ [..., 1]. */
+export function lnStats<T extends tf.Tensor>(x: T, eps: number): [T, T] {
+  if (fused(LN_STATS)) return tf.engine().runKernel(LN_STATS, { x }, { eps }) as unknown as [T, T];
+  const xc = x.sub(x.mean(-1, true)) as T;
+  return [xc, xc.square().mean(-1, true).add(eps).sqrt() as T];
 }
 
 /** xc / scale · gamma + beta. */
