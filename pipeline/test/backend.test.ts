@@ -121,6 +121,23 @@ describe("initBackend", () => {
   });
 });
 
+describe("wasm backend", () => {
+  test("embedding gradients work (UnsortedSegmentSum added) and match stock cpu", async () => {
+    const w = randn(10 * 4, 31);
+    const f = () =>
+      tf.grad((t: tf.Tensor) =>
+        tf
+          .gather(t, tf.tensor([[1, 3, 1, 9]], [1, 4], "int32"))
+          .mul(tf.range(0, 16).reshape([1, 4, 4]))
+          .sum(),
+      )(tf.tensor(w, [10, 4]));
+    const [p] = await on("wasm", f);
+    const [q] = await on("cpu", f);
+    assert.deepEqual(Array.from(p!), Array.from(q!));
+    assert.equal(p![4 * 4], 0); // row 4 is not gathered
+  });
+});
+
 describe("blas backend kernels", { skip: skipBlas }, () => {
   test("BatchMatMul: shapes, transposes, batches, broadcasting vs float64 reference and other backends", async () => {
     const cases: [number[], number[], boolean, boolean][] = [

@@ -66,6 +66,46 @@ function registerBlas(): string | null {
   return blasRegistered;
 }
 
+/** The wasm backend lacks UnsortedSegmentSum, the gradient of tf.gather (embeddings): add a JS one. */
+function registerWasmSegmentSum(): void {
+  if (tf.getKernel("UnsortedSegmentSum", "wasm")) return;
+  interface Wasm {
+    readSync(dataId: object): ArrayLike<number>;
+    makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+    typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  }
+  tf.registerKernel({
+    kernelName: "UnsortedSegmentSum",
+    backendName: "wasm",
+    kernelFunc: (({
+      inputs,
+      backend,
+      attrs,
+    }: {
+      inputs: tf.NamedTensorInfoMap;
+      backend: unknown;
+      attrs: tf.NamedAttrMap;
+    }) => {
+      const wasm = backend as Wasm;
+      const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+      const numSegments = attrs.numSegments as number;
+      if (x.dtype !== "float32") throw new Error("UnsortedSegmentSum (wasm): only float32 is supported");
+      const xv = wasm.readSync(x.dataId);
+      const ids = wasm.readSync(segmentIds.dataId);
+      const inner = x.shape.slice(segmentIds.shape.length).reduce((a, b) => a * b, 1);
+      const out = wasm.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], "float32");
+      const y = wasm.typedArrayFromHeap(out);
+      y.fill(0);
+      for (let s = 0; s < ids.length; s++) {
+        const id = ids[s]!;
+        if (!(id >= 0 && id < numSegments)) continue;
+        for (let j = 0; j < inner; j++) y[id * inner + j]! += xv[s * inner + j]!;
+      }
+      return out;
+    }) as unknown as tf.KernelFunc,
+  });
+}
+
 async function tryTensorflow(): Promise<string | null> {
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
     try {
@@ -89,7 +129,9 @@ async function tryBackend(name: BackendPref): Promise<string | null> {
     case "wasm":
       try {
         await import("@tensorflow/tfjs-backend-wasm");
-        return (await tf.setBackend("wasm")) ? "wasm (XNNPACK, single-threaded SIMD)" : null;
+        if (!(await tf.setBackend("wasm"))) return null;
+        registerWasmSegmentSum();
+        return "wasm (XNNPACK, single-threaded SIMD)";
       } catch {
         return null;
       }
