@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
+import { engineProfile } from "../src/attribution/engine.ts";
 import { nativeGemm } from "../src/attribution/gemm.ts";
 import { attribute, type CltLike, preActivations } from "../src/attribution/index.ts";
 import { initBackend } from "../src/backend/index.ts";
@@ -44,6 +45,11 @@ function report(name: string, r: Awaited<ReturnType<typeof attribute>>, seconds:
       `(${r.stats.nSelectedFeatures} rows), ${r.stats.nLogits} logits — target < ${target} s: ${seconds < target ? "met" : "NOT met"}`,
   );
   console.log(`  phases: ${t}`);
+  const p = engineProfile;
+  console.log(
+    `  edge rows: readout ${p.readout.toFixed(2)}s, attention backward ${p.attention.toFixed(2)}s (heads ${p.heads.toFixed(2)}s, LN ${p.layerNorm.toFixed(2)}s), ${p.batches} batches, ${p.rowsTimesLayers} row-layers`,
+  );
+  for (const k of Object.keys(p) as (keyof typeof p)[]) p[k] = 0;
   if (r.additivity) {
     console.log(
       `  additivity: max residual feature ${r.additivity.maxFeatureResidual.toExponential(2)}, logit ${r.additivity.maxLogitResidual.toExponential(2)}, relative ${r.additivity.maxRelativeResidual.toExponential(2)}`,

@@ -95,7 +95,10 @@ function softmax(x: Float32Array): Float64Array {
 }
 
 /** Direction u in ln_final-output space of c·logits, and the injection through frozen ln_final. */
-function logitTarget(ctx: PromptContext, coeffs: Map<number, number>): { u: Float32Array; injection: Float32Array } {
+export function logitTarget(
+  ctx: PromptContext,
+  coeffs: Map<number, number>,
+): { u: Float32Array; injection: Float32Array } {
   const { d, T } = ctx;
   const w = linearWeights(ctx);
   const u = new Float64Array(d);

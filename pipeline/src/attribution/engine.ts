@@ -118,9 +118,17 @@ export function featureInjection(ctx: PromptContext, f: { layer: number; feature
   return encoderRow(ctx.clt, f.layer, f.featureIndex);
 }
 
+/** Seconds spent in each part of computeRows (cumulative; for benchmarks). */
+export const engineProfile = { readout: 0, attention: 0, heads: 0, layerNorm: 0, batches: 0, rowsTimesLayers: 0 };
+
 /**
  * Edge rows for `targets` (in the given order) into `out` [targets.length, nCols]: direct effects
  * of every source column on each target's input.
+ *
+ * Within a batch only the non-zero part of the gradient is stored: target b occupies positions
+ * 0..p_b (attention only moves information forward, so later positions get no gradient), and the
+ * batch is ordered by layer (descending) so that at block k the targets already injected (layer ≥ k)
+ * form a prefix of the rows.
  */
 export function computeRows(
   ctx: PromptContext,
@@ -137,58 +145,89 @@ export function computeRows(
   const G = new Float32Array(bMax * T * d);
   const Gz = new Float32Array(bMax * T * d);
   const Gv = new Float32Array(bMax * T * d);
+  const gathered = new Float32Array(bMax * d);
+  let maxN = 1;
+  for (const D of src.decoders) maxN = Math.max(maxN, D.length / d);
+  const C = new Float32Array(bMax * maxN);
+  const rowOf = new Int32Array(bMax);
   for (let start = 0; start < targets.length; start += batchSize) {
-    const batch = targets.slice(start, start + batchSize);
-    const B = batch.length;
-    let P = 0;
-    let top = 0;
-    for (const t of batch) {
-      P = Math.max(P, t.position + 1);
-      top = Math.max(top, t.layer);
-    }
-    const rows = out.subarray(start * nCols, (start + B) * nCols);
-    G.fill(0, 0, B * P * d);
-    const inject = (layer: number) => {
-      batch.forEach((t, b) => {
-        if (t.layer !== layer) return;
-        const off = (b * P + t.position) * d;
-        for (let r = 0; r < d; r++) G[off + r]! += t.vector[r]!;
-      });
+    engineProfile.batches++;
+    const B = Math.min(batchSize, targets.length - start);
+    // Batch order: layer descending (stable), so live targets are a prefix.
+    const order = Array.from({ length: B }, (_, i) => start + i).sort(
+      (a, b) => targets[b]!.layer - targets[a]!.layer || a - b,
+    );
+    const tg = order.map((i) => targets[i]!);
+    const segOff = new Int32Array(B + 1);
+    for (let i = 0; i < B; i++) segOff[i + 1] = segOff[i]! + tg[i]!.position + 1;
+    const rowPos = new Int32Array(segOff[B]!);
+    for (let i = 0; i < B; i++) for (let p = 0; p <= tg[i]!.position; p++) rowPos[segOff[i]! + p] = p;
+    /** Number of batch targets with layer ≥ k (a prefix). */
+    const liveAtLeast = (k: number) => {
+      let n = 0;
+      while (n < B && tg[n]!.layer >= k) n++;
+      return n;
     };
-    if (top === L) inject(L);
+    G.fill(0, 0, segOff[B]! * d);
+    const top = tg[0]!.layer;
+    const inject = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const off = (segOff[i]! + tg[i]!.position) * d;
+        const v = tg[i]!.vector;
+        for (let r = 0; r < d; r++) G[off + r]! += v[r]!;
+      }
+    };
+    let injected = 0;
+    if (top === L) {
+      injected = liveAtLeast(L);
+      inject(0, injected);
+    }
     for (let k = Math.min(top, L - 1); k >= 0; k--) {
-      // 1. Read the gradient at hook_mlp_out_k (for targets above layer k).
-      if (top > k) {
-        for (let p = 1; p < P; p++) {
-          const n = src.countUpTo[p * L + k]!;
-          if (n > 0) {
-            gemm(
-              false,
-              true,
-              B,
-              n,
-              d,
-              1,
-              G.subarray(p * d),
-              P * d,
-              src.decoders[k * T + p]!,
-              d,
-              1,
-              rows.subarray(src.posStart[p]!),
-              nCols,
-            );
+      // 1. Read the gradient at hook_mlp_out_k for the targets above layer k (rows gathered per position).
+      let tp = performance.now();
+      const above = liveAtLeast(k + 1);
+      let maxP = 0;
+      for (let i = 0; i < above; i++) maxP = Math.max(maxP, tg[i]!.position);
+      for (let p = 1; p <= maxP; p++) {
+        let m = 0;
+        for (let i = 0; i < above; i++) {
+          if (tg[i]!.position < p) continue;
+          gathered.set(G.subarray((segOff[i]! + p) * d, (segOff[i]! + p + 1) * d), m * d);
+          rowOf[m] = order[i]! - start;
+          m++;
+        }
+        if (m === 0) continue;
+        const n = src.countUpTo[p * L + k]!;
+        if (n > 0) {
+          gemm(false, true, m, n, d, 1, gathered, d, src.decoders[k * T + p]!, d, 0, C, n);
+          const c0 = src.posStart[p]!;
+          for (let j = 0; j < m; j++) {
+            const dst = (start + rowOf[j]!) * nCols + c0;
+            for (let c = 0; c < n; c++) out[dst + c]! += C[j * n + c]!;
           }
-          const e = ctx.errors[k]!.subarray(p * d, (p + 1) * d);
-          gemm(false, false, B, 1, d, 1, G.subarray(p * d), P * d, e, 1, 1, rows.subarray(src.errorCol(k, p)), nCols);
+        }
+        const e = ctx.errors[k]!.subarray(p * d, (p + 1) * d);
+        const ec = src.errorCol(k, p);
+        for (let j = 0; j < m; j++) {
+          let s = 0;
+          for (let r = 0; r < d; r++) s += gathered[j * d + r]! * e[r]!;
+          out[(start + rowOf[j]!) * nCols + ec]! += s;
         }
       }
+      engineProfile.readout += (performance.now() - tp) / 1000;
+      tp = performance.now();
       // 2. Targets reading resid_mid_k.
-      inject(k);
-      // 3. Through attention of block k: G += LN1ᵀ W_Vᵀ patternᵀ W_Oᵀ G.
-      const BP = B * P;
-      gemm(false, true, BP, d, d, 1, G, d, w.cProj[k]!, d, 0, Gz, d);
+      const live = liveAtLeast(k);
+      inject(injected, live);
+      injected = live;
+      // 3. Through attention of block k: G += LN1ᵀ W_Vᵀ patternᵀ W_Oᵀ G, on the live rows only.
+      const R = segOff[live]!;
+      gemm(false, true, R, d, d, 1, G, d, w.cProj[k]!, d, 0, Gz, d);
+      const t1 = performance.now();
       const pat = ctx.patterns[k]!;
-      for (let b = 0; b < B; b++) {
+      for (let i = 0; i < live; i++) {
+        const P = tg[i]!.position + 1;
+        const base = segOff[i]! * d;
         for (let h = 0; h < H; h++) {
           gemm(
             true,
@@ -199,30 +238,43 @@ export function computeRows(
             1,
             pat.subarray(h * T * T),
             T,
-            Gz.subarray(b * P * d + h * dHead),
+            Gz.subarray(base + h * dHead),
             d,
             0,
-            Gv.subarray(b * P * d + h * dHead),
+            Gv.subarray(base + h * dHead),
             d,
           );
         }
       }
-      gemm(false, true, BP, d, d, 1, Gv, d, w.cAttn[k]!.subarray(2 * d), 3 * d, 0, Gz, d);
+      const t2 = performance.now();
+      engineProfile.heads += (t2 - t1) / 1000;
+      gemm(false, true, R, d, d, 1, Gv, d, w.cAttn[k]!.subarray(2 * d), 3 * d, 0, Gz, d);
+      const t3 = performance.now();
       const gamma = w.gamma1[k]!;
       const sigma = ctx.ln1Scale[k]!;
-      for (let bp = 0; bp < BP; bp++) {
-        const off = bp * d;
+      for (let row = 0; row < R; row++) {
+        const off = row * d;
         let mean = 0;
         for (let r = 0; r < d; r++) mean += gamma[r]! * Gz[off + r]!;
         mean /= d;
-        const inv = 1 / sigma[bp % P]!;
+        const inv = 1 / sigma[rowPos[row]!]!;
         for (let r = 0; r < d; r++) G[off + r]! += (gamma[r]! * Gz[off + r]! - mean) * inv;
       }
+      engineProfile.layerNorm += (performance.now() - t3) / 1000;
+      engineProfile.attention += (performance.now() - tp) / 1000;
+      engineProfile.rowsTimesLayers += R;
     }
     // Bottom: gradient at hook_embed · token embeddings.
-    for (let p = 0; p < P; p++) {
-      const e = w.wte.subarray(ctx.modelIds[p]! * d, (ctx.modelIds[p]! + 1) * d);
-      gemm(false, false, B, 1, d, 1, G.subarray(p * d), P * d, e, 1, 1, rows.subarray(src.embedCol(p)), nCols);
+    for (let i = 0; i < B; i++) {
+      const dst = order[i]! * nCols;
+      for (let p = 0; p <= tg[i]!.position; p++) {
+        const id = ctx.modelIds[p]!;
+        const e = w.wte.subarray(id * d, (id + 1) * d);
+        const g = G.subarray((segOff[i]! + p) * d, (segOff[i]! + p + 1) * d);
+        let s = 0;
+        for (let r = 0; r < d; r++) s += g[r]! * e[r]!;
+        out[dst + src.embedCol(p)]! += s;
+      }
     }
   }
 }

@@ -5,6 +5,7 @@ export {
   type AttributionResult,
   attribute,
   type CustomTarget,
+  logitTarget,
 } from "./attribute.ts";
 export { type CltLike, checkClt, decoderRow, encoderRow, preActivations } from "./clt.ts";
 export { type ActiveFeature, buildContext, type PromptContext } from "./context.ts";

@@ -1,6 +1,7 @@
 // Greater-than study: dataset, metrics, per-feature descriptors, heatmap images, report.
 export * from "./dataset.ts";
 export * from "./descriptors.ts";
+export * from "./greater-than-study.ts";
 export * from "./metrics.ts";
 export * from "./png.ts";
 export * from "./render.ts";

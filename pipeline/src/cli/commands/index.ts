@@ -5,10 +5,11 @@ import { register as intervene } from "./intervene.ts";
 import { register as lm } from "./lm.ts";
 import { register as registerLogits } from "./logits.ts";
 import { register as model } from "./model.ts";
+import { register as study } from "./study.ts";
 import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [corpus, lm, model, registerLogits, trace, intervene];
+const groups: Register[] = [corpus, lm, model, registerLogits, trace, intervene, study];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

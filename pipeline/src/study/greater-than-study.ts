@@ -1,0 +1,388 @@
+// `greaterThanStudy`: the greater-than task on a model + CLT, after Hanna et al. (2023) and
+// Goodfire's CLT replication on GPT-2 small.
+//  1. task metrics (PD, cutoff sharpness, YY×ZZ probability heatmap) of the original model and of
+//     the replacement model (every MLP output at positions ≥ 1 replaced by the CLT reconstruction,
+//     no error terms, attention live; position 0 keeps its true MLP output as in the graphs);
+//  2. attribution graphs of a balanced sample of prompts; features ranked by their node influence
+//     at the final position, summed over graphs; the top N are studied;
+//  3. per feature, the YY×ZZ heatmap of its direct effect on logit ZZ at the final position (the
+//     graph edge feature → logit ZZ, raw logit direction through the frozen ln_final), averaged
+//     over the prompts of each YY (0 where the feature is inactive), its mean activation per YY,
+//     descriptors and types;
+//  4. JSON for the database, PNG/SVG images and a Markdown report.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import {
+  attribute,
+  buildContext,
+  buildSourceLayout,
+  type CltLike,
+  computeRows,
+  decoderRow,
+  logitTarget,
+  preActivations,
+  type Target,
+} from "../attribution/index.ts";
+import { graphLayout, graphScores, nodeInfluence, writeFileAtomic } from "../graph/index.ts";
+import type { GPT2, HookFn } from "../model/index.ts";
+import { type GreaterThanPrompt, greaterThanDataset, sampleBalanced } from "./dataset.ts";
+import { classifyFeature, featureDescriptors } from "./descriptors.ts";
+import {
+  emptyHeatmap,
+  type GreaterThanMetrics,
+  greaterThanMetrics,
+  type Heatmap,
+  yearProbabilities,
+} from "./metrics.ts";
+import { renderHeatmapPng, renderHeatmapSvg } from "./render.ts";
+import { goodfireVerdict, greaterThanReport, type StudyFeatureSummary } from "./report.ts";
+import { mulberry32 } from "./rng.ts";
+
+export interface GreaterThanStudyOptions {
+  model: GPT2;
+  clt: CltLike;
+  modelName: string;
+  cltName: string;
+  nouns: readonly string[];
+  centuries?: number[];
+  yyRange?: [number, number];
+  /** Prompts for the task metrics (balanced over YY). */
+  metricPrompts?: number;
+  /** Prompts whose attribution graphs rank the features. */
+  graphPrompts?: number;
+  /** Prompts per YY for the feature heatmaps. */
+  heatmapPromptsPerYY?: number;
+  topN?: number;
+  /** Features that also get an SVG heatmap (all top N get a PNG). */
+  svgFeatures?: number;
+  maxFeatureNodes?: number;
+  batchSize?: number;
+  seed?: number;
+  outDir: string;
+  onProgress?: (message: string) => void;
+}
+
+export interface StudyFeature extends StudyFeatureSummary {
+  graphsActive: number;
+  /** 100×100, rows YY (null = no prompt with that YY), columns ZZ. */
+  heatmap: (number[] | null)[];
+  /** Mean activation at the final position per YY (null = no data). */
+  activationProfile: (number | null)[];
+}
+
+export interface GreaterThanStudyResult {
+  model: string;
+  clt: string;
+  dataset: { nouns: string[]; centuries: number[]; prompts: number; droppedNouns: string[] };
+  metrics: { original: MetricsJson; replacement: MetricsJson };
+  graphs: { n: number; meanReplacementScore: number; meanCompletenessScore: number };
+  features: StudyFeature[];
+  verdict: ReturnType<typeof goodfireVerdict>;
+  files: { json: string; report: string; images: string[] };
+}
+
+interface MetricsJson {
+  n: number;
+  probabilityDifference: number;
+  cutoffSharpness: number;
+  yearMass: number;
+  heatmap: (number[] | null)[];
+}
+
+const round = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(5)) : x);
+
+function heatmapJson(h: Heatmap): (number[] | null)[] {
+  return Array.from({ length: h.rows }, (_, y) =>
+    h.counts[y]! > 0 ? Array.from(h.values.subarray(y * h.cols, (y + 1) * h.cols), round) : null,
+  );
+}
+
+function metricsJson(m: GreaterThanMetrics): MetricsJson {
+  return {
+    n: m.n,
+    probabilityDifference: m.probabilityDifference,
+    cutoffSharpness: m.cutoffSharpness,
+    yearMass: m.yearMass,
+    heatmap: heatmapJson(m.heatmap),
+  };
+}
+
+/** Hooks replacing blocks.ℓ.hook_mlp_out (positions ≥ 1) by the CLT reconstruction of the live run. */
+export function cltReplacementHooks(clt: CltLike, B: number, T: number): Record<string, HookFn> {
+  const { nLayers: L, dModel: d, nFeatures: F } = clt.shape;
+  const hooks: Record<string, HookFn> = {};
+  const acts: Float32Array[] = [];
+  let resid: Float32Array | null = null;
+  for (let l = 0; l < L; l++) {
+    hooks[`blocks.${l}.hook_resid_mid`] = (v) => {
+      resid = v.dataSync() as Float32Array;
+      return undefined;
+    };
+    hooks[`blocks.${l}.hook_mlp_out`] = (v) => {
+      const rows = B * T;
+      const pre = preActivations(clt, l, resid!, rows);
+      const th = clt.threshold[l]!;
+      const a = new Float32Array(rows * F);
+      for (let r = 0; r < rows; r++)
+        for (let i = 0; i < F; i++) {
+          const z = pre[r * F + i]!;
+          if (z > th[i]! && z > 0) a[r * F + i] = z;
+        }
+      acts[l] = a;
+      const out = new Float32Array(rows * d);
+      const live = v.dataSync() as Float32Array;
+      for (let r = 0; r < rows; r++) {
+        if (r % T === 0) {
+          out.set(live.subarray(r * d, (r + 1) * d), r * d);
+          continue;
+        }
+        out.set(clt.bDec[l]!, r * d);
+        for (let src = 0; src <= l; src++) {
+          const as = acts[src]!;
+          for (let i = 0; i < F; i++) {
+            const z = as[r * F + i]!;
+            if (z === 0) continue;
+            const dec = decoderRow(clt, src, i, l);
+            for (let k = 0; k < d; k++) out[r * d + k]! += z * dec[k]!;
+          }
+        }
+      }
+      return tf.tensor(out, [B, T, d]);
+    };
+  }
+  return hooks;
+}
+
+/** p("00".."99") at the final position of every prompt (same length), original or replacement model. */
+async function yearProbs(
+  model: GPT2,
+  clt: CltLike | null,
+  prompts: readonly GreaterThanPrompt[],
+  yearIds: number[],
+  batch = 32,
+): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  const V = model.config.vocabSize;
+  for (let s = 0; s < prompts.length; s += batch) {
+    const chunk = prompts.slice(s, s + batch);
+    const ids = chunk.map((p) => model.toModelIds(p.tokens));
+    const T = ids[0]!.length;
+    const { logits } = model.run(ids, clt ? { hooks: cltReplacementHooks(clt, chunk.length, T) } : {});
+    const last = tf.tidy(() =>
+      tf.softmax(logits!.slice([0, T - 1, 0], [chunk.length, 1, V]).reshape([chunk.length, V])),
+    );
+    logits!.dispose();
+    const p = (await last.data()) as Float32Array;
+    last.dispose();
+    chunk.forEach((_, b) => {
+      out.push(yearProbabilities(p.subarray(b * V, (b + 1) * V), yearIds));
+    });
+  }
+  return out;
+}
+
+export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<GreaterThanStudyResult> {
+  const log = o.onProgress ?? (() => {});
+  const { model, clt } = o;
+  const seed = o.seed ?? 0;
+  // Dataset restricted to prompts the model's vocabulary can encode.
+  const inVocab = (ids: number[]) => {
+    try {
+      model.toModelIds(ids);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const dsOpts: Parameters<typeof greaterThanDataset>[0] = { nouns: o.nouns };
+  if (o.centuries) dsOpts.centuries = o.centuries;
+  if (o.yyRange) dsOpts.yyRange = o.yyRange;
+  const ds0 = greaterThanDataset(dsOpts);
+  const prompts = ds0.prompts.filter((p) => inVocab(p.tokens));
+  if (prompts.length === 0) throw new Error("no greater-than prompt fits the model's vocabulary");
+  const ds = { ...ds0, prompts };
+  const yearIds = model.toModelIds(ds.yearTokenIds);
+  log(`${prompts.length} prompts (${ds.nouns.length} nouns, centuries ${[...ds.validYears.keys()].join(",")})`);
+
+  // 1. Task metrics.
+  const metricSet = sampleBalanced(ds, o.metricPrompts ?? 490, seed);
+  const orig = await yearProbs(model, null, metricSet, yearIds);
+  const repl = await yearProbs(model, clt, metricSet, yearIds);
+  const mOrig = greaterThanMetrics(metricSet.map((p, i) => ({ yy: p.yy, p100: orig[i]! })));
+  const mRepl = greaterThanMetrics(metricSet.map((p, i) => ({ yy: p.yy, p100: repl[i]! })));
+  log(
+    `original PD ${mOrig.probabilityDifference.toFixed(3)}, sharpness ${mOrig.cutoffSharpness.toFixed(3)}; ` +
+      `replacement PD ${mRepl.probabilityDifference.toFixed(3)}, sharpness ${mRepl.cutoffSharpness.toFixed(3)}`,
+  );
+
+  // 2. Feature ranking by influence at the final position over many graphs.
+  const graphSet = sampleBalanced(ds, o.graphPrompts ?? 40, seed + 1);
+  const agg = new Map<string, { layer: number; featureIndex: number; influence: number; graphs: number }>();
+  let sumRepl = 0;
+  let sumCompl = 0;
+  for (const [gi, p] of graphSet.entries()) {
+    const r = await attribute(model, clt, p.tokens, {
+      maxFeatureNodes: o.maxFeatureNodes ?? 7500,
+      batchSize: o.batchSize ?? 64,
+      checkAdditivity: false,
+    });
+    const g = r.graph;
+    const inf = nodeInfluence(g);
+    const sc = graphScores(g);
+    sumRepl += sc.replacement;
+    sumCompl += sc.completeness;
+    g.features.forEach((f, i) => {
+      if (f.position !== p.finalPosition) return;
+      const key = `${f.layer}_${f.featureIndex}`;
+      const e = agg.get(key) ?? { layer: f.layer, featureIndex: f.featureIndex, influence: 0, graphs: 0 };
+      e.influence += inf[i]!;
+      e.graphs++;
+      agg.set(key, e);
+    });
+    if ((gi + 1) % 10 === 0 || gi + 1 === graphSet.length) log(`graphs: ${gi + 1}/${graphSet.length}`);
+  }
+  const ranked = [...agg.entries()]
+    .map(([featureId, e]) => ({ featureId, ...e, influence: e.influence / graphSet.length }))
+    .sort((a, b) => b.influence - a.influence)
+    .slice(0, o.topN ?? 160);
+  log(`${agg.size} features active at the final position; studying the top ${ranked.length}`);
+
+  // 3. Heatmaps of the top features' direct effect on logit ZZ.
+  const rand = mulberry32(seed + 2);
+  const perYY = o.heatmapPromptsPerYY ?? 6;
+  const byYY = new Map<number, GreaterThanPrompt[]>();
+  for (const p of prompts) byYY.set(p.yy, [...(byYY.get(p.yy) ?? []), p]);
+  const heatSet: GreaterThanPrompt[] = [];
+  for (const [, list] of [...byYY.entries()].sort((a, b) => a[0] - b[0])) {
+    const pool = [...list];
+    for (let k = 0; k < Math.min(perYY, pool.length); k++)
+      heatSet.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
+  }
+  const index = new Map(ranked.map((f, i) => [f.featureId, i]));
+  const sums = ranked.map(() => new Float64Array(100 * 100));
+  const actSums = ranked.map(() => new Float64Array(100));
+  const counts = new Int32Array(100);
+  for (const [hi, p] of heatSet.entries()) {
+    const ctx = await buildContext(model, clt, model.toModelIds(p.tokens));
+    counts[p.yy]!++;
+    const src = buildSourceLayout(ctx);
+    const cols: { k: number; col: number; act: number }[] = [];
+    src.features.forEach((f, col) => {
+      if (f.position !== ctx.T - 1) return;
+      const k = index.get(`${f.layer}_${f.featureIndex}`);
+      if (k !== undefined) cols.push({ k, col, act: f.activation });
+    });
+    if (cols.length > 0) {
+      const targets: Target[] = yearIds.map((v) => ({
+        layer: ctx.L,
+        position: ctx.T - 1,
+        vector: logitTarget(ctx, new Map([[v, 1]])).injection,
+      }));
+      const rows = new Float32Array(100 * src.nCols);
+      computeRows(ctx, src, targets, rows, 100);
+      for (const { k, col, act } of cols) {
+        actSums[k]![p.yy]! += act;
+        for (let zz = 0; zz < 100; zz++) sums[k]![p.yy * 100 + zz]! += rows[zz * src.nCols + col]!;
+      }
+    }
+    if ((hi + 1) % 50 === 0 || hi + 1 === heatSet.length) log(`heatmap prompts: ${hi + 1}/${heatSet.length}`);
+  }
+
+  // 4. Descriptors, images, JSON, report.
+  mkdirSync(join(o.outDir, "features"), { recursive: true });
+  const images: string[] = [];
+  const writeImage = (rel: string, data: string | Uint8Array) => {
+    writeFileAtomic(join(o.outDir, rel), data);
+    images.push(rel);
+  };
+  for (const [name, m] of [
+    ["original", mOrig],
+    ["replacement", mRepl],
+  ] as const) {
+    const opts = {
+      title: `${name} model p(ZZ | YY)`,
+      xLabel: "ZZ (predicted year)",
+      yLabel: "YY (start year)",
+      signed: false,
+    };
+    writeImage(`${name}.png`, renderHeatmapPng(m.heatmap, opts));
+    writeImage(`${name}.svg`, renderHeatmapSvg(m.heatmap, opts));
+  }
+  const features: StudyFeature[] = ranked.map((f, k) => {
+    const h = emptyHeatmap();
+    const act = new Float64Array(100);
+    for (let y = 0; y < 100; y++) {
+      h.counts[y] = counts[y]!;
+      if (counts[y]! === 0) continue;
+      act[y] = actSums[k]![y]! / counts[y]!;
+      for (let z = 0; z < 100; z++) h.values[y * 100 + z] = sums[k]![y * 100 + z]! / counts[y]!;
+    }
+    const descriptors = featureDescriptors(h, act);
+    const types = classifyFeature(descriptors);
+    const image = `features/${f.featureId}.png`;
+    const opts = { title: `feature ${f.featureId}: effect on logit ZZ`, xLabel: "ZZ", yLabel: "YY", signed: true };
+    writeImage(image, renderHeatmapPng(h, opts));
+    if (k < (o.svgFeatures ?? 16)) writeImage(`features/${f.featureId}.svg`, renderHeatmapSvg(h, opts));
+    return {
+      featureId: f.featureId,
+      layer: f.layer,
+      featureIndex: f.featureIndex,
+      influence: f.influence,
+      graphsActive: f.graphs,
+      types,
+      descriptors,
+      image,
+      heatmap: heatmapJson(h),
+      activationProfile: Array.from(act, (v, y) => (counts[y]! > 0 ? round(v) : null)),
+    };
+  });
+  const verdict = goodfireVerdict(features);
+  const jsonPath = join(o.outDir, "greater-than.json");
+  const reportPath = join(o.outDir, "report.md");
+  const result: GreaterThanStudyResult = {
+    model: o.modelName,
+    clt: o.cltName,
+    dataset: {
+      nouns: ds.nouns,
+      centuries: [...ds.validYears.keys()],
+      prompts: prompts.length,
+      droppedNouns: ds.droppedNouns,
+    },
+    metrics: { original: metricsJson(mOrig), replacement: metricsJson(mRepl) },
+    graphs: {
+      n: graphSet.length,
+      meanReplacementScore: sumRepl / graphSet.length,
+      meanCompletenessScore: sumCompl / graphSet.length,
+    },
+    features,
+    verdict,
+    files: { json: jsonPath, report: reportPath, images },
+  };
+  writeFileAtomic(jsonPath, JSON.stringify(result));
+  writeFileAtomic(
+    reportPath,
+    greaterThanReport({
+      title: "Greater-than study",
+      model: o.modelName,
+      clt: o.cltName,
+      nPrompts: metricSet.length,
+      nGraphs: graphSet.length,
+      original: mOrig,
+      replacement: mRepl,
+      images: { original: "original.png", replacement: "replacement.png" },
+      graphScores: {
+        replacement: result.graphs.meanReplacementScore,
+        completeness: result.graphs.meanCompletenessScore,
+      },
+      features,
+      notes: [
+        `Feature heatmaps: direct effect of the feature on logit ZZ at the final position (graph edge through frozen attention and ln_final), mean over ${heatSet.length} prompts (${perYY} per YY), 0 where inactive.`,
+        `Features ranked by node influence at the final position, averaged over ${graphSet.length} attribution graphs.`,
+        "Replacement model: MLP outputs at positions ≥ 1 replaced by the CLT reconstruction (no error terms), attention live.",
+      ],
+    }),
+  );
+  void graphLayout;
+  return result;
+}
