@@ -14,9 +14,28 @@ import {
   validateAttribution,
 } from "../src/attribution/index.ts";
 import { initBackend } from "../src/backend/index.ts";
+import { parseFeatureSpec } from "../src/cli/commands/intervene.ts";
+import { sideFilePath } from "../src/cli/commands/trace.ts";
 import { graphLayout, nodeId, toDense, validateGraph } from "../src/graph/index.ts";
 import type { GPT2 } from "../src/model/index.ts";
 import { randomClt, tinyModel } from "./attribution-helpers.ts";
+
+describe("CLI argument helpers", () => {
+  test("--feature specs and the side-file name", () => {
+    assert.deepEqual(parseFeatureSpec("8:1234*-1"), { layer: 8, featureIndex: 1234, mode: "scale", value: -1 });
+    assert.deepEqual(parseFeatureSpec("7:99@5,6=0.5"), {
+      layer: 7,
+      featureIndex: 99,
+      mode: "set",
+      value: 0.5,
+      positions: [5, 6],
+    });
+    assert.deepEqual(parseFeatureSpec("3:12+2.5"), { layer: 3, featureIndex: 12, mode: "add", value: 2.5 });
+    assert.deepEqual(parseFeatureSpec("3:12"), { layer: 3, featureIndex: 12, mode: "scale", value: 0 });
+    assert.throws(() => parseFeatureSpec("3-12"), /bad --feature "3-12"/);
+    assert.equal(sideFilePath("out/graph.json"), "out/graph.graph.safetensors");
+  });
+});
 
 const PROMPT = [50256, 5, 17, 42, 9, 30, 11, 3]; // GPT-2 ids; all in the tiny compact vocab
 

@@ -290,7 +290,7 @@ describe("report", () => {
       original: { probabilityDifference: 0.5, cutoffSharpness: 0.04, yearMass: 0.9 },
       features: feats,
     });
-    assert.match(md, /\*\*The demo run partially reproduces Goodfire's picture\.\*\*/);
+    assert.match(md, /\*\*This run partially reproduces Goodfire's picture\.\*\*/);
     assert.match(md, /\| narrow-context \| 1 \|/);
     assert.match(md, /\| large-numbers \| 1 \|/);
     assert.match(md, /\| 1 \| 8_1 \| 0\.300 \|/);

@@ -1,27 +1,20 @@
-// Loading a CLT for attribution: a native run directory (config.json + clt.safetensors) or a
-// circuit-tracer directory (W_enc_{l}.safetensors / W_dec_{l}.safetensors + config.yaml).
+// Loading a CLT for attribution through the transcoder's public entry point: a native run
+// directory (config.json + clt.safetensors) or a circuit-tracer directory (config.yaml + per-layer
+// W_enc_{l} / W_dec_{l} safetensors).
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { importCircuitTracer, loadWeights, readRunConfig, WEIGHTS_FILE } from "../transcoder/io.ts";
+import { CLT } from "../transcoder/index.ts";
 import type { CltLike } from "./clt.ts";
 
 export interface LoadedClt {
   clt: CltLike;
-  /** Model recorded with the CLT (run config `model`, or circuit-tracer's model name), if any. */
+  /** Model recorded with the CLT (the run config's model directory), if any. */
   model: string | null;
 }
 
 export function loadCltDir(dir: string): LoadedClt {
   if (!existsSync(dir)) throw new Error(`CLT directory ${dir} does not exist`);
-  if (existsSync(join(dir, WEIGHTS_FILE))) {
-    const cfg = readRunConfig(dir);
-    return { clt: loadWeights(join(dir, WEIGHTS_FILE)), model: cfg.model ?? null };
-  }
-  if (existsSync(join(dir, "W_enc_0.safetensors"))) {
-    const { weights, modelName } = importCircuitTracer(dir);
-    return { clt: weights, model: modelName };
-  }
-  throw new Error(`${dir} is neither a CLT run directory (${WEIGHTS_FILE}) nor a circuit-tracer CLT directory`);
+  const c = CLT.load(dir);
+  return { clt: c.weights, model: c.modelDir };
 }
 
 export function loadCltRun(dir: string): CltLike {

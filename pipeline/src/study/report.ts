@@ -89,7 +89,13 @@ export function greaterThanReport(input: StudyReportInput): string {
   for (const [t, c] of [...counts.entries()].sort((a, b) => b[1] - a[1])) lines.push(`| ${t} | ${c} |`);
   const v = goodfireVerdict(input.features);
   lines.push("", "## Comparison with Goodfire's picture", "");
-  lines.push(`**The demo run ${v.verdict} Goodfire's picture.**`, "");
+  lines.push(`**This run ${v.verdict} Goodfire's picture.**`, "");
+  if (input.original.probabilityDifference < 0.2) {
+    lines.push(
+      `Note: the model itself does not do the task well (probability difference ${f3(input.original.probabilityDifference)}), so its features need not show a comparison mechanism.`,
+      "",
+    );
+  }
   for (const r of v.reasons) lines.push(`- ${r}`);
   lines.push("", "## Top features", "");
   lines.push(
