@@ -90,7 +90,13 @@ export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
       );
       const t0 = Date.now();
       pid = spawnServer(java, config, settings);
-      agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
+      try {
+        agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
+      } catch (err) {
+        // don't leave a half-started JVM behind a failed db:up
+        await stopServer(5000, pid).catch(() => {});
+        throw err;
+      }
       startMs = Date.now() - t0;
       log(`Bolt ready after ${(startMs / 1000).toFixed(1)} s (pid ${pid})`);
     }

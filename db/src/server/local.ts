@@ -191,7 +191,9 @@ export async function provision(java: JavaInfo, log: (msg: string) => void): Pro
   let code: number | null;
   try {
     code = await new Promise<number | null>((resolvePromise, reject) => {
-      const child = spawn(mvn, ["-B", "-ntp", "-f", paths.pom, "clean", "package"], {
+      // retryHandler: Maven 3.8's HTTP transport gives up on the first dropped connection otherwise
+      const args = ["-B", "-ntp", "-Dmaven.wagon.http.retryHandler.count=3", "-f", paths.pom, "clean", "package"];
+      const child = spawn(mvn, args, {
         cwd: NEO4J_DIR,
         stdio: ["ignore", out, out],
         env: { ...process.env, JAVA_HOME: java.home },
@@ -333,8 +335,9 @@ export function spawnServer(java: JavaInfo, config: DbConfig, settings: ServerSe
 export type StopOutcome = "stopped" | "killed" | "not-running";
 
 /** SIGTERM, wait up to `timeoutMs` for a clean shutdown, then SIGKILL. Harmless when nothing runs. */
-export async function stopServer(timeoutMs: number): Promise<StopOutcome> {
-  const pid = runningPid();
+export async function stopServer(timeoutMs: number, spawnedPid?: number): Promise<StopOutcome> {
+  // A JVM that was just spawned may not have written its pid file yet: the caller passes its pid.
+  const pid = spawnedPid !== undefined && alive(spawnedPid) && isOurs(spawnedPid) ? spawnedPid : runningPid();
   if (pid === null) return "not-running";
   process.kill(pid, "SIGTERM");
   if (await waitForExit(pid, timeoutMs)) {
