@@ -6,7 +6,8 @@
 //      over layers (Ameisen et al. report L0 ≈ 88 for their 18-layer CLT).
 //
 //   npm run bench:attribution [-- --features 4096 --l0 100 --tokens 20 --batch 64 --skip-demo]
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -14,6 +15,14 @@ import { engineProfile } from "../src/attribution/engine.ts";
 import { nativeGemm } from "../src/attribution/gemm.ts";
 import { attribute, type CltLike, preActivations } from "../src/attribution/index.ts";
 import { initBackend } from "../src/backend/index.ts";
+import {
+  graphScores,
+  prunedGraphScores,
+  pruneGraph,
+  toCircuitTracerJson,
+  writeCircuitTracerJson,
+  writeGraphBinary,
+} from "../src/graph/index.ts";
 import { GPT2, type GPT2Config, type GPT2Weights, parameterShapes } from "../src/model/index.ts";
 
 const { values: args } = parseArgs({
@@ -50,6 +59,21 @@ function report(name: string, r: Awaited<ReturnType<typeof attribute>>, seconds:
     `  edge rows: readout ${p.readout.toFixed(2)}s, attention backward ${p.attention.toFixed(2)}s (heads ${p.heads.toFixed(2)}s, LN ${p.layerNorm.toFixed(2)}s), ${p.batches} batches, ${p.rowsTimesLayers} row-layers`,
   );
   for (const k of Object.keys(p) as (keyof typeof p)[]) p[k] = 0;
+  // Pruning, scores and both output files (not part of the graph-building time above).
+  const t0 = performance.now();
+  const prune = pruneGraph(r.graph);
+  const full = graphScores(r.graph);
+  const pruned = prunedGraphScores(r.graph, prune.nodeMask);
+  const json = toCircuitTracerJson(r.graph, prune, { slug: "bench", scan: "bench" });
+  const dir = mkdtempSync(join(tmpdir(), "atlas-bench-"));
+  writeCircuitTracerJson(join(dir, "g.json"), json);
+  writeGraphBinary(join(dir, "g.graph.safetensors"), r.graph);
+  rmSync(dir, { recursive: true, force: true });
+  console.log(
+    `  prune + scores + JSON + side file: ${((performance.now() - t0) / 1000).toFixed(2)} s; ${json.nodes.length} nodes, ` +
+      `${json.links.length} links kept; replacement/completeness ${full.replacement.toFixed(3)}/${full.completeness.toFixed(3)} ` +
+      `(pruned ${pruned.replacement.toFixed(3)}/${pruned.completeness.toFixed(3)})`,
+  );
   if (r.additivity) {
     console.log(
       `  additivity: max residual feature ${r.additivity.maxFeatureResidual.toExponential(2)}, logit ${r.additivity.maxLogitResidual.toExponential(2)}, relative ${r.additivity.maxRelativeResidual.toExponential(2)}`,

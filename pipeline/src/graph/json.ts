@@ -184,7 +184,7 @@ export function toCircuitTracerJson(
           ctx_idx: info.position,
           feature_type: FEATURE_TYPES.logit,
           ...common,
-          token_prob: info.probability,
+          token_prob: Math.min(1, Math.max(0, info.probability)),
           is_target_logit: info.rank === 0,
           jsNodeId: `L_${info.tokenId}-${info.position}`,
           clerp: options.clerps?.[id] ?? `Output "${info.token}" (p=${info.probability.toFixed(3)})`,

@@ -24,7 +24,7 @@ import {
   preActivations,
   type Target,
 } from "../attribution/index.ts";
-import { graphLayout, graphScores, nodeInfluence, writeFileAtomic } from "../graph/index.ts";
+import { graphScores, nodeInfluence, writeFileAtomic } from "../graph/index.ts";
 import type { GPT2, HookFn } from "../model/index.ts";
 import { type GreaterThanPrompt, greaterThanDataset, sampleBalanced } from "./dataset.ts";
 import { classifyFeature, featureDescriptors } from "./descriptors.ts";
@@ -383,6 +383,5 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
       ],
     }),
   );
-  void graphLayout;
   return result;
 }
