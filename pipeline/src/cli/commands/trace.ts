@@ -3,7 +3,7 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { attribute, loadCltDir } from "../../attribution/index.ts";
+import { attribute, loadCltDir, validateAttribution } from "../../attribution/index.ts";
 import { initBackend } from "../../backend/index.ts";
 import {
   graphScores,
@@ -11,6 +11,7 @@ import {
   pruneGraph,
   toCircuitTracerJson,
   writeCircuitTracerJson,
+  writeFileAtomic,
   writeGraphBinary,
 } from "../../graph/index.ts";
 import { loadModel } from "../../model/index.ts";
@@ -27,6 +28,7 @@ const TraceArgs = z.object({
   batchSize: z.coerce.number().int().positive(),
   slug: z.string().min(1).optional(),
   scan: z.string().min(1).optional(),
+  validate: z.coerce.number().int().min(0),
   quiet: z.boolean().optional(),
 });
 
@@ -52,6 +54,11 @@ export function register(program: Command): void {
     .option("--batch-size <n>", "targets per backward pass", "64")
     .option("--slug <slug>", "graph slug (default: from the --out file name)")
     .option("--scan <id>", "transcoder set id in the JSON (default: the CLT directory name)")
+    .option(
+      "--validate <k>",
+      "also ablate the top-k features by influence and compare with the graph's prediction (Spearman); writes <out>.validation.json",
+      "0",
+    )
     .option("--quiet", "no progress output")
     .action(async (raw: unknown) => {
       const parsed = TraceArgs.safeParse(raw);
@@ -109,6 +116,15 @@ export function register(program: Command): void {
           (a ? `; additivity max residual ${a.maxFeatureResidual.toExponential(1)}` : ""),
       );
       process.stdout.write(`${o.out}\n${side}\n`);
+      if (o.validate > 0) {
+        const v = await validateAttribution(r, { topK: o.validate });
+        const vPath = o.out.replace(/\.json$/, ".validation.json");
+        writeFileAtomic(vPath, JSON.stringify(v, null, 2));
+        log(
+          `validation on "${v.target}": Spearman ${v.spearman.toFixed(3)} between predicted and measured ablation effects (top ${v.entries.length})`,
+        );
+        process.stdout.write(`${vPath}\n`);
+      }
       process.stderr.write(`time: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
     });
 }
