@@ -12,12 +12,14 @@ import {
   provisionProblem,
   runningPid,
   ServerError,
+  type ServerSettings,
   type StopOutcome,
   serverPort,
   serverSettings,
   spawnServer,
   stopServer,
   waitForBolt,
+  withUpLock,
 } from "./local.ts";
 
 export type Log = (msg: string) => void;
@@ -47,60 +49,15 @@ export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
   const config = loadConfig();
   const settings = serverSettings();
   const timeoutMs = settings.ATLAS_DB_START_TIMEOUT * 1000;
-  let how: UpResult["how"];
-  let pid: number | null = null;
-  let provisionMs: number | null = null;
-  let startMs: number | null = null;
-  let agent: string;
-
-  if (!config.local) {
-    how = "external";
-    log(`NEO4J_URI=${config.uri} is not local: waiting for it (nothing to provision)`);
-    agent = await waitForBolt(config, { timeoutMs });
+  let server: ServerState;
+  if (config.local) {
+    server = await withUpLock(timeoutMs, () => upLocal(config, settings, timeoutMs, log));
   } else {
-    pid = runningPid();
-    if (pid !== null) {
-      const port = serverPort(pid);
-      if (port !== null && port !== config.port) {
-        throw new ServerError(
-          `this checkout's Neo4j is already running on port ${port} (pid ${pid}), not ${config.port}: run npm run db:down first to move it`,
-        );
-      }
-      how = "running";
-      log(`Neo4j already running (pid ${pid}), waiting for Bolt on ${config.uri}`);
-      agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
-    } else {
-      how = "started";
-      if (await portInUse(config.host === "localhost" ? "127.0.0.1" : config.host, config.port)) {
-        const bolt = await ping(config);
-        throw new ServerError(
-          `port ${config.port} on ${config.host} is already in use by another process` +
-            `${bolt.ok ? ` (a Bolt server, ${bolt.agent}, but not this checkout's: no live ${paths.pidFile})` : ""}: ` +
-            "stop it, or point NEO4J_URI at a free port (e.g. bolt://127.0.0.1:7688)",
-        );
-      }
-      const java = findJava(settings);
-      const problem = provisionProblem();
-      if (problem) {
-        log(`Neo4j launcher: ${problem}`);
-        provisionMs = await provision(java, log);
-      }
-      log(
-        `starting Neo4j (Java ${java.major}, heap ${settings.ATLAS_NEO4J_HEAP}, pagecache ${settings.ATLAS_NEO4J_PAGECACHE}); log: ${paths.log}`,
-      );
-      const t0 = Date.now();
-      pid = spawnServer(java, config, settings);
-      try {
-        agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
-      } catch (err) {
-        // don't leave a half-started JVM behind a failed db:up
-        await stopServer(5000, pid).catch(() => {});
-        throw err;
-      }
-      startMs = Date.now() - t0;
-      log(`Bolt ready after ${(startMs / 1000).toFixed(1)} s (pid ${pid})`);
-    }
+    log(`NEO4J_URI=${config.uri} is not local: waiting for it (nothing to provision)`);
+    const agent = await waitForBolt(config, { timeoutMs });
+    server = { how: "external", pid: null, provisionMs: null, startMs: null, agent };
   }
+  const { how, pid, provisionMs, startMs, agent } = server;
   const migrations = await migrate({ log });
   if (migrations.unknown.length > 0) {
     log(`warning: the database has migrations with no file here: ${migrations.unknown.join(", ")}`);
@@ -109,6 +66,54 @@ export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
     `Neo4j is up: ${config.uri} (${agent}); migrations: ${migrations.applied.length} applied, ${migrations.alreadyApplied.length} already applied`,
   );
   return { uri: config.uri, local: config.local, pid, how, provisionMs, startMs, agent, migrations };
+}
+
+type ServerState = Pick<UpResult, "how" | "pid" | "provisionMs" | "startMs" | "agent">;
+
+async function upLocal(config: DbConfig, settings: ServerSettings, timeoutMs: number, log: Log): Promise<ServerState> {
+  const running = runningPid();
+  if (running !== null) {
+    const port = serverPort(running);
+    if (port !== null && port !== config.port) {
+      throw new ServerError(
+        `this checkout's Neo4j is already running on port ${port} (pid ${running}), not ${config.port}: run npm run db:down first to move it`,
+      );
+    }
+    log(`Neo4j already running (pid ${running}), waiting for Bolt on ${config.uri}`);
+    const agent = await waitForBolt(config, { timeoutMs, pid: running, logFile: paths.log });
+    return { how: "running", pid: running, provisionMs: null, startMs: null, agent };
+  }
+  if (await portInUse(config.host === "localhost" ? "127.0.0.1" : config.host, config.port)) {
+    const bolt = await ping(config);
+    throw new ServerError(
+      `port ${config.port} on ${config.host} is already in use by another process` +
+        `${bolt.ok ? ` (a Bolt server, ${bolt.agent}, but not this checkout's: no live ${paths.pidFile})` : ""}: ` +
+        "stop it, or point NEO4J_URI at a free port (e.g. bolt://127.0.0.1:7688)",
+    );
+  }
+  const java = findJava(settings);
+  let provisionMs: number | null = null;
+  const problem = provisionProblem();
+  if (problem) {
+    log(`Neo4j launcher: ${problem}`);
+    provisionMs = await provision(java, log);
+  }
+  log(
+    `starting Neo4j (Java ${java.major}, heap ${settings.ATLAS_NEO4J_HEAP}, pagecache ${settings.ATLAS_NEO4J_PAGECACHE}); log: ${paths.log}`,
+  );
+  const t0 = Date.now();
+  const pid = spawnServer(java, config, settings);
+  let agent: string;
+  try {
+    agent = await waitForBolt(config, { timeoutMs, pid, logFile: paths.log });
+  } catch (err) {
+    // don't leave a half-started JVM behind a failed db:up
+    await stopServer(5000, pid).catch(() => {});
+    throw err;
+  }
+  const startMs = Date.now() - t0;
+  log(`Bolt ready after ${(startMs / 1000).toFixed(1)} s (pid ${pid})`);
+  return { how: "started", pid, provisionMs, startMs, agent };
 }
 
 /** Stops this checkout's server (SIGTERM, then SIGKILL after ATLAS_DB_STOP_TIMEOUT). Harmless when it is not running. */

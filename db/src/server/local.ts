@@ -40,6 +40,7 @@ export const paths = {
   log: join(HOME, "logs", "neo4j.log"),
   provisionLog: join(HOME, "logs", "provision.log"),
   pidFile: join(HOME, "neo4j.pid"),
+  lockFile: join(HOME, "up.lock"),
   pom: join(NEO4J_DIR, "pom.xml"),
   launcherSource: join(NEO4J_DIR, "src", "main", "java", "atlas", "Launch.java"),
   target: TARGET,
@@ -484,6 +485,42 @@ function lastErrorLine(file: string): string {
     return pick.trim().slice(0, 400);
   } catch {
     return "";
+  }
+}
+
+/**
+ * Runs `fn` holding `.neo4j/up.lock`, so two `db:up`s started at once (say, two `npm test`s in the same
+ * checkout) do not both spawn a JVM. A lock whose owner process is gone is taken over.
+ */
+export async function withUpLock<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(paths.home, { recursive: true });
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(paths.lockFile, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(paths.lockFile, "utf8").trim());
+      } catch {
+        continue; // released between our attempts
+      }
+      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+        rmSync(paths.lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() >= end) {
+        throw new ServerError(`another db:up (pid ${owner}) holds ${paths.lockFile}; wait for it or remove the file`);
+      }
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(paths.lockFile, { force: true });
   }
 }
 
