@@ -186,7 +186,7 @@ export async function provision(java: JavaInfo, log: (msg: string) => void): Pro
     );
   }
   mkdirSync(paths.logs, { recursive: true });
-  log(`provisioning Neo4j (Maven build of db/neo4j; downloads ~130 MB on first run), log: ${paths.provisionLog}`);
+  log(`provisioning Neo4j (Maven build of db/neo4j; downloads ~170 MB on first run), log: ${paths.provisionLog}`);
   const t0 = Date.now();
   const out = openSync(paths.provisionLog, "w");
   let code: number | null;
