@@ -146,7 +146,7 @@ test("JumpReLU threshold pseudo-gradient −(θ/ε)·rect((z−θ)/ε), summed o
     assert.ok(Math.abs(gl[i]! - want * thv[i]!) < 1e-5, `logθ[${i}]: ${gl[i]} vs ${want * thv[i]!}`);
   }
   // sanity: feature 0 has in-window tokens 0 (z=.9), 1 (1.2); token 2 (1.3) is outside (|u|=0.6)
-  assert.ok(Math.abs(gt[0]! - -(1 / eps) * (1.0 - 2.0)) < 1e-5);
+  assert.ok(Math.abs(gt[0]! - -(1 / eps) * (1.0 - 2.0)) < 1e-5, "Math.abs(gt[0]! - -(1 / eps) * (1.0 - 2.0)) < 1e-5");
 });
 
 test("step function: zero z-gradient, −(1/ε)·rect θ-gradient", () => {
@@ -170,9 +170,12 @@ test("each loss term (fused and tfjs) equals a float64 plain-TS re-computation",
     assert.ok(Math.abs(st.mse - want.mse) / want.mse < 1e-5, `mse ${st.mse} vs ${want.mse}`);
     assert.ok(Math.abs(st.sparsity - want.sparsity) / want.sparsity < 1e-5, `sp ${st.sparsity} vs ${want.sparsity}`);
     assert.ok(Math.abs(st.preAct - want.preAct) / want.preAct < 1e-5, `pre ${st.preAct} vs ${want.preAct}`);
-    assert.ok(Math.abs(st.loss - (want.mse + want.sparsity + want.preAct)) / st.loss < 1e-5);
+    assert.ok(
+      Math.abs(st.loss - (want.mse + want.sparsity + want.preAct)) / st.loss < 1e-5,
+      "Math.abs(st.loss - (want.mse + want.sparsity + want.preAct)) / st.loss < 1e-5",
+    );
   }
-  assert.ok(want.sparsity > 0 && want.preAct > 0);
+  assert.ok(want.sparsity > 0 && want.preAct > 0, "want.sparsity > 0 && want.preAct > 0");
   // active counts are an integer identity
   assert.deepEqual(Array.from(fused.active), Array.from(ref.active));
 });
@@ -278,7 +281,10 @@ test("normalization folding leaves pre-activations and reconstructions unchanged
           zf += xRaw[t * L * d + l * d + r]! * w.wEnc[l]![i * d + r]!;
         }
         assert.ok(Math.abs(zn - zf) < 1e-4 * Math.max(1, Math.abs(zn)), `pre-activation ${zn} vs ${zf}`);
-        assert.ok(Math.abs(w.threshold[l]![i]! - Math.exp(p.logTheta[l]![i]!)) < 1e-7);
+        assert.ok(
+          Math.abs(w.threshold[l]![i]! - Math.exp(p.logTheta[l]![i]!)) < 1e-7,
+          "Math.abs(w.threshold[l]![i]! - Math.exp(p.logTheta[l]![i]!)) < 1e-7",
+        );
       }
     }
   }
@@ -327,8 +333,9 @@ test("data-dependent init: unit-std pre-activations firing at the target rate, b
     for (let i = 0; i < F; i++) {
       let s = 0;
       for (let q = 0; q < (L - l) * d; q++) s += p.wDec[l]![i * (L - l) * d + q]! ** 2;
-      assert.ok(Math.abs(Math.sqrt(s) - 0.2) < 1e-5);
+      assert.ok(Math.abs(Math.sqrt(s) - 0.2) < 1e-5, "Math.abs(Math.sqrt(s) - 0.2) < 1e-5");
     }
   }
-  for (let r = 0; r < d; r++) assert.ok(Math.abs(p.bDec[r]! - (0.5 + r)) < 0.01);
+  for (let r = 0; r < d; r++)
+    assert.ok(Math.abs(p.bDec[r]! - (0.5 + r)) < 0.01, "Math.abs(p.bDec[r]! - (0.5 + r)) < 0.01");
 });
