@@ -149,7 +149,9 @@ test("CLT.encode / reconstruct match a float64 plain-TS computation", () => {
   }
   for (let j = 0; j < L; j++) {
     const got = rec[j]!.dataSync();
-    want64[j]!.forEach((v, q) => assert.ok(Math.abs(got[q]! - v) < 1e-3 * Math.max(1, Math.abs(v)), `layer ${j}`));
+    for (const [q, v] of want64[j]!.entries()) {
+      assert.ok(Math.abs(got[q]! - v) < 1e-3 * Math.max(1, Math.abs(v)), `layer ${j}`);
+    }
     const single = clt
       .reconstructLayer(
         j,
