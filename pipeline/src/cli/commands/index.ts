@@ -1,5 +1,6 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
+import { register as clt } from "./clt.ts";
 import { register as corpus } from "./corpus.ts";
 import { register as intervene } from "./intervene.ts";
 import { register as lm } from "./lm.ts";
@@ -9,7 +10,7 @@ import { register as study } from "./study.ts";
 import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [corpus, lm, model, registerLogits, trace, intervene, study];
+const groups: Register[] = [clt, corpus, lm, model, registerLogits, trace, intervene, study];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
