@@ -81,19 +81,38 @@ const wFcProj = rand(config.dMlp * d);
 const wte = rand(V * d);
 const logits = new Float32Array(BT * V);
 
+const floorParts = {
+  linear: Number.POSITIVE_INFINITY,
+  attention: Number.POSITIVE_INFINITY,
+  unembed: Number.POSITIVE_INFINITY,
+};
+
 function floorPass(): number {
   const t0 = performance.now();
+  let lin = 0;
+  let att = 0;
   for (let l = 0; l < config.nLayers; l++) {
+    let t = performance.now();
     sgemm(N, N, BT, 3 * d, d, 1, x, d, wQkv, 3 * d, 0, qkv, 3 * d);
+    lin += performance.now() - t;
+    t = performance.now();
     for (let i = 0; i < B * H; i++) {
       sgemm(N, TR, T, T, dh, 1, q, dh, k, dh, 0, scores, T);
       sgemm(N, N, T, dh, T, 1, scores, T, v, dh, 0, z, dh);
     }
+    att += performance.now() - t;
+    t = performance.now();
     sgemm(N, N, BT, d, d, 1, x, d, wProj, d, 0, y, d);
     sgemm(N, N, BT, config.dMlp, d, 1, x, d, wFc, config.dMlp, 0, hidden, config.dMlp);
     sgemm(N, N, BT, d, config.dMlp, 1, hidden, config.dMlp, wFcProj, d, 0, y, d);
+    lin += performance.now() - t;
   }
+  const t = performance.now();
   sgemm(N, TR, BT, V, d, 1, x, d, wte, d, 0, logits, V);
+  const un = performance.now() - t;
+  floorParts.linear = Math.min(floorParts.linear, lin);
+  floorParts.attention = Math.min(floorParts.attention, att);
+  floorParts.unembed = Math.min(floorParts.unembed, un);
   return performance.now() - t0;
 }
 
@@ -121,6 +140,9 @@ console.log(
 );
 console.log(
   `GEMM floor:  ${floorMs.toFixed(0)} ms  ${floorTps.toFixed(0)} tokens/s  (${(gflop / (floorMs / 1000)).toFixed(1)} GFLOP/s)`,
+);
+console.log(
+  `  floor parts (best): linear ${floorParts.linear.toFixed(0)} ms, attention ${floorParts.attention.toFixed(0)} ms, unembedding ${floorParts.unembed.toFixed(0)} ms`,
 );
 console.log(`ratio forward/floor (throughput): ${((100 * floorMs) / fwdMs).toFixed(1)}%`);
 
