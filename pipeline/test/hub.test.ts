@@ -7,6 +7,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { canonicalRepoId, hubCacheDir, type PullOptions, pullModel, repoCacheDir } from "../src/model/hub.ts";
+import { loadModel } from "../src/model/load.ts";
 
 // ---------------------------------------------------------------------------------------------
 // A tiny random GPT-2 checkpoint in the HF layout (own minimal safetensors writer: u64 LE header
@@ -172,7 +173,8 @@ const hub = new HubServer();
 const tmp = mkdtempSync(join(tmpdir(), "atlas-hub-"));
 const A = tinyGpt2(1);
 const B = tinyGpt2(2);
-const VOCAB = Buffer.from(JSON.stringify({ gpt2_ids: [50256, 464, 1596] }));
+// Compact vocabulary: GPT-2 id of each of the 20 model rows.
+const VOCAB = Buffer.from(JSON.stringify([...Array.from({ length: 19 }, (_, i) => 464 + i), 50256]));
 const COMMIT_A = "a".repeat(40);
 const COMMIT_B = "b".repeat(40);
 let caseNo = 0;
@@ -247,6 +249,11 @@ test("optional vocab_map.json is fetched when present; HF_ENDPOINT / HF_HUB_CACH
   assert.deepEqual(got.files, ["config.json", "model.safetensors", "vocab_map.json"]);
   assert.deepEqual(readFileSync(join(got.dir, "vocab_map.json")), VOCAB);
   assert.ok(hub.log.every((l) => l.auth === "Bearer tok"));
+  // The snapshot folder is a loadable model folder.
+  const model = await loadModel(got.dir);
+  assert.equal(model.config.nLayers, 2);
+  assert.deepEqual(model.toGpt2Ids([0, 19]), [464, 50256]);
+  model.dispose();
 });
 
 test("resume: a dropped connection leaves .incomplete; the next run continues with a Range request", async () => {

@@ -567,9 +567,15 @@ const GENERAL_TEMPLATES: ((r: Rng) => string)[] = [
   (r) => `${person(r)} wrote ${2 + r.int(30)} letters to ${person(r)}.`,
 ];
 
+/** A forward date range; Hanna's exact template is drawn 35% of the time, the variants share the rest. */
+function rangeSentence(r: Rng, nouns: readonly string[]): string {
+  const template = r.next() < 0.35 ? (RANGE_TEMPLATES[0] as Gen) : r.pick(RANGE_TEMPLATES.slice(1));
+  return template(r, r.pick(nouns));
+}
+
 function sentenceFor(r: Rng, nouns: readonly string[], rangeShare: number): string {
   const u = r.next();
-  if (u < rangeShare) return r.pick(RANGE_TEMPLATES)(r, r.pick(nouns));
+  if (u < rangeShare) return rangeSentence(r, nouns);
   if (u < rangeShare + 0.22) return r.pick(OTHER_YEAR_TEMPLATES)(r);
   return r.pick(GENERAL_TEMPLATES)(r);
 }
@@ -584,10 +590,10 @@ export interface DemoCorpusOptions {
 }
 
 /**
- * Documents of the demo corpus. Train documents have 1–4 sentences; about half start with a
- * date range (so "<|endoftext|>The {noun} lasted from the year …" is a common document opening),
- * and about a third of all sentences are forward date ranges. Held-out documents contain only
- * date ranges with held-out nouns.
+ * Documents of the demo corpus. Train documents have 1–4 sentences; 60% start with a date range
+ * (so "<|endoftext|>The {noun} lasted from the year …" is a common document opening), and about
+ * half of all sentences are forward date ranges (a third of them in Hanna's exact template).
+ * Held-out documents contain only date ranges with held-out nouns.
  */
 export function* demoDocuments(options: DemoCorpusOptions): Generator<{ text: string; tokens: number }> {
   const split = options.split ?? "train";
@@ -599,13 +605,13 @@ export function* demoDocuments(options: DemoCorpusOptions): Generator<{ text: st
     let text: string;
     if (split === "heldout") {
       const n = 1 + r.int(3);
-      text = Array.from({ length: n }, () => r.pick(RANGE_TEMPLATES)(r, r.pick(HELDOUT_NOUNS))).join(" ");
+      text = Array.from({ length: n }, () => rangeSentence(r, HELDOUT_NOUNS)).join(" ");
     } else {
       const n = 1 + r.int(4);
       const parts: string[] = [];
       for (let i = 0; i < n; i++) {
-        const first = i === 0 && r.next() < 0.5;
-        parts.push(first ? r.pick(RANGE_TEMPLATES)(r, r.pick(TRAIN_NOUNS)) : sentenceFor(r, TRAIN_NOUNS, 0.3));
+        const first = i === 0 && r.next() < 0.6;
+        parts.push(first ? rangeSentence(r, TRAIN_NOUNS) : sentenceFor(r, TRAIN_NOUNS, 0.4));
       }
       text = parts.join(" ");
     }

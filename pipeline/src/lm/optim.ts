@@ -67,6 +67,13 @@ export class AdamW {
     readonly decays: (name: string) => boolean,
   ) {}
 
+  /**
+   * Rows (of `rowSize` values) of a parameter that are never updated, e.g. embedding rows of tokens
+   * absent from the training data: their gradient comes only from the tied unembedding and Adam
+   * would blow it up to full-size steps (see train.ts).
+   */
+  readonly frozenRows = new Map<string, { rowSize: number; frozen: Uint8Array }>();
+
   /** One step: p ← p − lr·(m̂/(√v̂ + eps) + wd·p); grads are already clipped. */
   step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void {
     const { beta1, beta2, eps, weightDecay } = this.config;
@@ -85,7 +92,9 @@ export class AdamW {
         this.v.set(name, v);
       }
       const wd = this.decays(name) ? weightDecay : 0;
+      const fr = this.frozenRows.get(name);
       for (let i = 0; i < p.length; i++) {
+        if (fr?.frozen[Math.floor(i / fr.rowSize)]) continue;
         const gi = g[i] as number;
         const mi = beta1 * (m[i] as number) + (1 - beta1) * gi;
         const vi = beta2 * (v[i] as number) + (1 - beta2) * gi * gi;

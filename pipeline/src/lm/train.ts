@@ -22,6 +22,7 @@ import { openCorpus } from "../data/sources.ts";
 import { GPT2, type GPT2Config, parameterShapes } from "../model/gpt2.ts";
 import { loadModel, saveModel } from "../model/load.ts";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
+import { BOS_ID, encode } from "../tokenizer/index.ts";
 import { type GreaterThanResult, greaterThanDataset, greaterThanEval } from "./eval.ts";
 import { AdamW, clipGradients, crossEntropy, learningRate } from "./optim.ts";
 import { fmtTime, StepProgress } from "./progress.ts";
@@ -140,14 +141,24 @@ function sameOptions(a: LmOptions, b: LmOptions): string | null {
   return null;
 }
 
-/** The vocabulary: every token of the train and held-out demo corpora, +50256, "00".."99", all nouns. */
-export function demoVocab(o: Pick<LmOptions, "seed" | "corpusTokens" | "heldoutTokens">): CompactVocab {
-  function* texts(): Generator<string> {
-    for (const d of demoDocuments({ tokens: o.corpusTokens, seed: o.seed, split: "train" })) yield d.text;
-    for (const d of demoDocuments({ tokens: o.heldoutTokens, seed: o.seed, split: "heldout" })) yield d.text;
-    for (const n of EVENT_NOUNS) yield `The ${n} lasted`;
-  }
-  return CompactVocab.fromTexts(texts());
+/**
+ * The vocabulary: every token of the train and held-out demo corpora, +50256, "00".."99", all nouns.
+ * `untrained` flags the rows of tokens that never occur in the training corpus (held-out nouns…).
+ */
+export function demoVocab(o: Pick<LmOptions, "seed" | "corpusTokens" | "heldoutTokens">): {
+  vocab: CompactVocab;
+  untrained: Uint8Array;
+} {
+  const trainTexts = [...demoDocuments({ tokens: o.corpusTokens, seed: o.seed, split: "train" })].map((d) => d.text);
+  const otherTexts = [
+    ...[...demoDocuments({ tokens: o.heldoutTokens, seed: o.seed, split: "heldout" })].map((d) => d.text),
+    ...EVENT_NOUNS.map((n) => `The ${n} lasted`),
+  ];
+  const vocab = CompactVocab.fromTexts([...trainTexts, ...otherTexts]);
+  const untrained = new Uint8Array(vocab.size).fill(1);
+  untrained[vocab.toModel([BOS_ID])[0] as number] = 0;
+  for (const t of trainTexts) for (const row of vocab.toModel(encode(t))) untrained[row] = 0;
+  return { vocab, untrained };
 }
 
 function saveCheckpoint(
@@ -245,10 +256,14 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
     const st = writeDemoCorpus(join(out, "corpus"), { tokens: o.corpusTokens, seed: o.seed, split: "train" });
     log(`corpus: ${st.documents} documents, ${st.tokens} tokens → ${st.path}`);
   }
-  const vocab = demoVocab(o);
+  const { vocab, untrained } = demoVocab(o);
   const config = modelConfig(o, vocab.size);
   const shapes = parameterShapes(config);
   const opt = new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay }, decays);
+  // Tokens that never occur in the training text (the held-out nouns) keep their initial embedding:
+  // with tied embeddings their only gradient is "predict me less", which Adam's normalisation would
+  // turn into full-size steps, leaving huge, meaningless input vectors.
+  opt.frozenRows.set("wte.weight", { rowSize: config.dModel, frozen: untrained });
 
   let params: Map<string, Float32Array>;
   let step = 0;
