@@ -19,9 +19,9 @@ export const CltTrainConfigSchema = z
     /** Tokens per optimizer step. */
     batchTokens: posInt().default(2048),
     /** Tokens per context when packing the corpus (BOS included); 0 = min(model nCtx, 128). */
-    contextLength: z.number().int().min(0).default(128),
+    contextLength: z.number().int().min(0).default(0),
     /** Contexts per model forward when harvesting. */
-    harvestContexts: posInt().default(16),
+    harvestContexts: posInt().default(64),
     /** Context-level shuffle buffer of the corpus stream (contexts). */
     contextShuffle: z.number().int().min(0).default(256),
     /** Token-level activation shuffle buffer (tokens held in memory). */

@@ -194,7 +194,7 @@ export async function evalClt(o: EvalOptions): Promise<EvalDetails> {
   const stream = contexts(o.corpus, { nCtx: o.nCtx });
   const rec = new ReconstructionMetrics(L, d, F);
   const rep = new ReplacementMetrics();
-  const bc = o.batchContexts ?? 8;
+  const bc = o.batchContexts ?? 32;
   const T = o.nCtx;
   let nContexts = 0;
   const names = new Set<string>();

@@ -1,0 +1,142 @@
+// `atlas clt …` end to end on a tiny random GPT-2: config file + flag overrides, eval --json
+// contract, export/import, one-line errors.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import * as tf from "@tensorflow/tfjs";
+import { type GPT2Config, parameterShapes, saveModel } from "../src/model/index.ts";
+import { readSafetensors } from "../src/safetensors/index.ts";
+import { BOS_ID, encode } from "../src/tokenizer/index.ts";
+import { Rng } from "../src/transcoder/rng.ts";
+
+const root = mkdtempSync(join(tmpdir(), "clt-cli-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+const bin = join(import.meta.dirname, "..", "bin", "atlas.mjs");
+
+function atlas(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const text = Array.from(
+  { length: 60 },
+  (_, i) => `The war lasted from the year ${1700 + i} to the year ${1760 + i}.`,
+).join("\n\n");
+const corpus = join(root, "c.txt");
+writeFileSync(corpus, text);
+const vocab = Int32Array.from(new Set([BOS_ID, ...encode(text)]));
+const config: GPT2Config = {
+  nLayers: 2,
+  nHeads: 2,
+  dModel: 16,
+  dHead: 8,
+  dMlp: 32,
+  nCtx: 16,
+  vocabSize: vocab.length,
+  lnEps: 1e-5,
+};
+const rng = new Rng(5);
+const weights: Record<string, tf.Tensor> = {};
+for (const [name, shape] of parameterShapes(config)) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = /ln_\d\.weight|ln_f\.weight/.test(name)
+    ? new Float32Array(n).fill(1)
+    : Float32Array.from({ length: n }, () => rng.normal() * 0.2);
+  weights[name] = tf.tensor(v, shape);
+}
+const modelDir = join(root, "model");
+saveModel(modelDir, config, weights, vocab);
+
+test("atlas clt train (YAML config + flag override) → eval --json → export → import", () => {
+  const cfg = join(root, "clt.yaml");
+  writeFileSync(
+    cfg,
+    "featuresPerLayer: 24\ntokens: 240\nbatchTokens: 24\nbufferTokens: 100\ninitTokens: 100\nlambda: 0.2\nlogEvery: 2\ncheckpointEvery: 4\n",
+  );
+  const run = join(root, "run");
+  const t = atlas(
+    "clt",
+    "train",
+    "--model",
+    modelDir,
+    "--corpus",
+    corpus,
+    "--out",
+    run,
+    "--config",
+    cfg,
+    "--lambda",
+    "0.1",
+    "--quiet",
+  );
+  assert.equal(t.code, 0, t.stderr);
+  const rc = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
+  assert.equal(rc.train.lambda, 0.1); // flag beats file
+  assert.equal(rc.train.featuresPerLayer, 24); // from the file
+  assert.equal(rc.train.lr, 1e-3); // default
+  assert.equal(rc.model, modelDir);
+  assert.ok(existsSync(join(run, "checkpoint", "state.json")), "checkpoint written");
+  assert.equal(readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").length, 5);
+
+  const e = atlas("clt", "eval", run, "--corpus", corpus, "--tokens", "60", "--json");
+  assert.equal(e.code, 0, e.stderr);
+  const m = JSON.parse(e.stdout);
+  assert.deepEqual(Object.keys(m), ["fvu", "l0", "dead_fraction", "replacement"]);
+  assert.deepEqual(Object.keys(m.fvu), ["per_layer", "mean"]);
+  assert.deepEqual(Object.keys(m.l0), ["per_layer", "total"]);
+  assert.deepEqual(Object.keys(m.dead_fraction), ["per_layer", "mean"]);
+  assert.deepEqual(Object.keys(m.replacement), ["top1_agreement", "kl", "ce_recovered"]);
+  assert.equal(m.fvu.per_layer.length, 2);
+  const saved = JSON.parse(readFileSync(join(run, "eval.json"), "utf8"));
+  assert.deepEqual(saved.fvu, m.fvu);
+
+  const ct = join(root, "ct");
+  assert.equal(atlas("clt", "export", run, "--format", "circuit-tracer", "--out", ct).code, 0);
+  assert.match(readFileSync(join(ct, "config.yaml"), "utf8"), /model_kind: cross_layer_transcoder/);
+  const back = join(root, "back");
+  assert.equal(atlas("clt", "import", ct, "--out", back, "--model", modelDir).code, 0);
+  const a = readSafetensors(join(run, "clt.safetensors")).tensors;
+  const b = readSafetensors(join(back, "clt.safetensors")).tensors;
+  for (const [k, v] of a) assert.deepEqual(b.get(k)!.data, v.data, k);
+});
+
+test("atlas clt: bad input gives one clear error line and exit code 1", () => {
+  const r = atlas(
+    "clt",
+    "train",
+    "--model",
+    join(root, "nope"),
+    "--corpus",
+    corpus,
+    "--features-per-layer",
+    "8",
+    "--tokens",
+    "100",
+    "--out",
+    join(root, "x"),
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^atlas: error: model dir not found or not a model: .*nope\n$/m);
+  const r2 = atlas(
+    "clt",
+    "train",
+    "--model",
+    modelDir,
+    "--corpus",
+    corpus,
+    "--features-per-layer",
+    "8",
+    "--tokens",
+    "100000",
+    "--out",
+    join(root, "y"),
+  );
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /atlas: error: corpus .* has only \d+ training tokens .* fewer than the requested 100000/);
+  const r3 = atlas("clt", "eval", join(root, "nothing"), "--corpus", corpus);
+  assert.equal(r3.code, 1);
+  assert.match(r3.stderr, /atlas: error: not a CLT run dir/);
+});
