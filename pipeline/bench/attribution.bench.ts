@@ -6,6 +6,7 @@
 //      over layers (Ameisen et al. report L0 ≈ 88 for their 18-layer CLT).
 //
 //   npm run bench:attribution [-- --features 4096 --l0 100 --tokens 20 --batch 64 --skip-demo]
+//                             [-- --demo-model DIR --demo-clt DIR]   (other demo locations)
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "64" },
     "max-feature-nodes": { type: "string", default: "7500" },
     "skip-demo": { type: "boolean", default: false },
+    "demo-model": { type: "string" },
+    "demo-clt": { type: "string" },
     "skip-gpt2": { type: "boolean", default: false },
   },
 });
@@ -83,16 +86,18 @@ function report(name: string, r: Awaited<ReturnType<typeof attribute>>, seconds:
 
 // 1. Demo model + demo CLT.
 const assets = join(import.meta.dirname, "..", "assets");
-const demoModel = join(assets, "demo-model");
-const demoClt = join(assets, "demo-clt");
+const demoModel = args["demo-model"] ?? join(assets, "demo-model");
+const demoClt = args["demo-clt"] ?? join(assets, "demo-clt");
 if (!args["skip-demo"]) {
   if (existsSync(join(demoModel, "config.json")) && existsSync(demoClt)) {
     const { loadModel } = await import("../src/model/index.ts");
     const { loadCltRun } = await import("../src/attribution/load.ts");
     const model = await loadModel(demoModel);
     const clt = loadCltRun(demoClt);
-    const prompt = "The war lasted from the year 1711 to the year 17, and the treaty was signed in 17";
+    // 20 tokens with BOS.
+    const prompt = "The siege lasted from the year 1711 to the year 17, and the treaty from 1732";
     await attribute(model, clt, prompt, { checkAdditivity: false, maxFeatureNodes: 50 }); // warm-up
+    for (const k of Object.keys(engineProfile) as (keyof typeof engineProfile)[]) engineProfile[k] = 0;
     const t0 = performance.now();
     const r = await attribute(model, clt, prompt, { batchSize, maxFeatureNodes });
     report("demo model", r, (performance.now() - t0) / 1000, 2);

@@ -55,6 +55,9 @@ export interface HeatmapRenderOptions {
   signed?: boolean;
   vmin?: number;
   vmax?: number;
+  /** Colour-scale limit when vmax is not given: this quantile of |v| (default 0.995), so a few
+   * extreme cells do not wash out the rest; values beyond it saturate. */
+  clipQuantile?: number;
   /** Pixels per cell (default 4). */
   cellSize?: number;
   /** Label every n-th row/column (default 10). */
@@ -81,16 +84,15 @@ interface Resolved {
 }
 
 function resolve(h: Heatmap, o: HeatmapRenderOptions): Resolved {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (const v of h.values) {
-    if (!Number.isFinite(v)) continue;
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  if (!Number.isFinite(lo)) {
-    lo = 0;
-    hi = 0;
+  const finite = Float64Array.from(h.values).filter(Number.isFinite);
+  let lo = 0;
+  let hi = 0;
+  if (finite.length > 0) {
+    const q = o.clipQuantile ?? 0.995;
+    const abs = finite.map(Math.abs).sort();
+    const lim = abs[Math.min(abs.length - 1, Math.floor(q * (abs.length - 1)))]!;
+    lo = Math.max(Math.min(...finite), -lim);
+    hi = Math.min(Math.max(...finite), lim);
   }
   const signed = o.signed ?? lo < 0;
   // Non-negative data (probabilities) start their colour scale at 0.
