@@ -30,6 +30,9 @@ export interface FeatureIntervention {
 export interface InterveneOptions {
   patching?: "constrained" | "iterative" | "replacement";
   freezeAttention?: boolean;
+  /** Freeze the LN scales at their clean values (default: when attention is frozen and, for
+   * constrained patching, every layer up to the last is constrained; never for iterative patching). */
+  freezeLayerNorm?: boolean;
   /** Constrained layer range [c0, c1]; default [lowest intervened layer, last layer]. */
   constrainedLayers?: [number, number];
 }
@@ -126,15 +129,19 @@ export async function intervene(
     result = await frozenRun(ctx, {
       mlpOut,
       freezeAttention,
-      freezeLayerNorm: freezeAttention && c1 === L - 1,
+      freezeLayerNorm: options.freezeLayerNorm ?? (freezeAttention && c1 === L - 1),
     });
   } else if (patching === "iterative") {
-    result = await frozenRun(ctx, { mlpOutDelta: delta, freezeAttention, freezeLayerNorm: false });
+    result = await frozenRun(ctx, {
+      mlpOutDelta: delta,
+      freezeAttention,
+      freezeLayerNorm: options.freezeLayerNorm ?? false,
+    });
   } else {
     result = await frozenRun(ctx, {
       hooks: replacementHooks(ctx, changes),
       freezeAttention,
-      freezeLayerNorm: freezeAttention,
+      freezeLayerNorm: options.freezeLayerNorm ?? freezeAttention,
     });
   }
   return { logits: result.lastLogits, probabilities: softmax64(result.lastLogits), changes };
