@@ -152,6 +152,14 @@ test("CLT.encode / reconstruct match a float64 plain-TS computation", () => {
     for (const [q, v] of want64[j]!.entries()) {
       assert.ok(Math.abs(got[q]! - v) < 1e-3 * Math.max(1, Math.abs(v)), `layer ${j}`);
     }
+    const arr = clt.reconstructLayerArray(
+      j,
+      xs.map((x, l) => clt.encodeArray(l, x, n).acts),
+      n,
+    );
+    for (const [q, v] of want64[j]!.entries()) {
+      assert.ok(Math.abs(arr[q]! - v) < 1e-3 * Math.max(1, Math.abs(v)), `array path, layer ${j}`);
+    }
     const single = clt
       .reconstructLayer(
         j,

@@ -163,11 +163,45 @@ export class ReplacementMetrics {
   }
 }
 
-/** Tensor [B, T, d] with position 0 kept from `orig` and positions ≥ 1 from `repl`. */
-function keepBos(orig: tf.Tensor, repl: tf.Tensor): tf.Tensor {
+/** Values of a [B, T, k] tensor at positions ≥ 1, as [B·(T−1), k] rows. */
+function dropBos(t: tf.Tensor): Float32Array {
+  const [B, T, k] = t.shape as [number, number, number];
+  const v = t.dataSync() as Float32Array;
+  const out = new Float32Array(B * (T - 1) * k);
+  for (let b = 0; b < B; b++) out.set(v.subarray((b * T + 1) * k, (b + 1) * T * k), b * (T - 1) * k);
+  return out;
+}
+
+/** Tensor [B, T, d]: position 0 from `orig`, positions ≥ 1 from `rows` ([B·(T−1), d]). */
+function keepBos(orig: tf.Tensor, rows: Float32Array): tf.Tensor {
   const [B, T, d] = orig.shape as [number, number, number];
-  if (T === 1) return orig;
-  return tf.concat([orig.slice([0, 0, 0], [B, 1, d]), repl.slice([0, 1, 0], [B, T - 1, d])], 1);
+  const v = (orig.dataSync() as Float32Array).slice();
+  for (let b = 0; b < B; b++) v.set(rows.subarray(b * (T - 1) * d, (b + 1) * (T - 1) * d), (b * T + 1) * d);
+  return tf.tensor3d(v, [B, T, d]);
+}
+
+/** Log-probabilities at positions ≥ 1 of logits [B, T, V] (disposes the logits). */
+function logProbs(logits: tf.Tensor): Float64Array {
+  const V = logits.shape[2]!;
+  const out = logSoftmaxRows(dropBos(logits), V);
+  logits.dispose();
+  return out;
+}
+
+/** Row-wise log-softmax in float64 (rows of length V). */
+function logSoftmaxRows(x: Float32Array, V: number): Float64Array {
+  const out = new Float64Array(x.length);
+  const rows = x.length / V;
+  for (let r = 0; r < rows; r++) {
+    const o = r * V;
+    let m = Number.NEGATIVE_INFINITY;
+    for (let v = 0; v < V; v++) if (x[o + v]! > m) m = x[o + v]!;
+    let s = 0;
+    for (let v = 0; v < V; v++) s += Math.exp(x[o + v]! - m);
+    const lse = m + Math.log(s);
+    for (let v = 0; v < V; v++) out[o + v] = x[o + v]! - lse;
+  }
+  return out;
 }
 
 export interface EvalOptions {
@@ -207,53 +241,41 @@ export async function evalClt(o: EvalOptions): Promise<EvalDetails> {
     const ids = ctxs.map((c) => model.toModelIds(Array.from(c)));
     const B = ids.length;
     const n = B * (T - 1);
-    // original model, with the activations the CLT reads and reconstructs
+    // original model, with the activations the CLT reads and reconstructs (the CLT side runs on
+    // Float32Arrays through BLAS: much faster than tfjs elementwise kernels on the cpu backend)
     const orig = model.run(ids, { cache: (nm) => names.has(nm) });
-    const lpOrig = tf.tidy(() => tf.logSoftmax(orig.logits!.slice([0, 1, 0], [B, T - 1, -1])));
-    tf.tidy(() => {
-      const acts: tf.Tensor[] = [];
-      for (let l = 0; l < L; l++) {
-        const x = orig.cache[inputHook(l)]!.slice([0, 1, 0], [B, T - 1, d]);
-        acts.push(clt.encode(l, x.reshape([n, d])).acts);
-      }
-      const yhat = clt.reconstruct(acts);
-      for (let j = 0; j < L; j++) {
-        const y = orig.cache[outputHook(j)]!.slice([0, 1, 0], [B, T - 1, d]).reshape([n, d]);
-        rec.add(j, n, y.dataSync(), yhat[j]!.dataSync(), acts[j]!.dataSync());
-      }
-    });
+    const lpOrig = logProbs(orig.logits!);
+    const actsO: Float32Array[] = [];
+    for (let l = 0; l < L; l++) actsO.push(clt.encodeArray(l, dropBos(orig.cache[inputHook(l)]!), n).acts);
+    for (let j = 0; j < L; j++) {
+      rec.add(j, n, dropBos(orig.cache[outputHook(j)]!), clt.reconstructLayerArray(j, actsO, n), actsO[j]!);
+    }
     for (const t of Object.values(orig.cache)) t.dispose();
-    orig.logits!.dispose();
     // replacement model: features read the replacement's own resid_mid
-    const lpRepl = tf.tidy(() => {
-      const acts: tf.Tensor[] = [];
+    const lpRepl = (() => {
+      const acts: Float32Array[] = [];
       const hooks: Record<string, (v: tf.Tensor, name: string) => tf.Tensor | undefined> = {};
       for (let l = 0; l < L; l++) {
         hooks[inputHook(l)] = (v) => {
-          acts[l] = clt.encode(l, v).acts;
+          acts[l] = clt.encodeArray(l, dropBos(v), n).acts;
           return undefined;
         };
-        hooks[outputHook(l)] = (v) => keepBos(v, clt.reconstructLayer(l, acts));
+        hooks[outputHook(l)] = (v) => keepBos(v, clt.reconstructLayerArray(l, acts, n));
       }
-      const r = model.run(ids, { hooks });
-      return tf.logSoftmax(r.logits!.slice([0, 1, 0], [B, T - 1, -1]));
-    });
+      return logProbs(model.run(ids, { hooks }).logits!);
+    })();
     // zero-ablation of the same MLP outputs
-    const lpZero = tf.tidy(() => {
+    const lpZero = (() => {
       const hooks: Record<string, (v: tf.Tensor) => tf.Tensor> = {};
-      for (let l = 0; l < L; l++) hooks[outputHook(l)] = (v) => keepBos(v, tf.zerosLike(v));
-      const r = model.run(ids, { hooks });
-      return tf.logSoftmax(r.logits!.slice([0, 1, 0], [B, T - 1, -1]));
-    });
-    const V = lpOrig.shape[2]!;
+      for (let l = 0; l < L; l++) hooks[outputHook(l)] = (v) => keepBos(v, new Float32Array(n * d));
+      return logProbs(model.run(ids, { hooks }).logits!);
+    })();
+    const V = lpOrig.length / n;
     const labels = new Int32Array(n);
     ids.forEach((row, b) => {
       for (let p = 1; p < T; p++) labels[b * (T - 1) + (p - 1)] = p + 1 < T ? row[p + 1]! : -1;
     });
-    rep.add(V, lpOrig.dataSync(), lpRepl.dataSync(), lpZero.dataSync(), labels);
-    lpOrig.dispose();
-    lpRepl.dispose();
-    lpZero.dispose();
+    rep.add(V, lpOrig, lpRepl, lpZero, labels);
     o.onProgress?.(rec.tokens);
   }
   if (rec.tokens === 0) throw new Error("the evaluation corpus produced no tokens");
