@@ -1,4 +1,5 @@
 // `atlas lm …`: the small offline demo LM (training and greater-than evaluation).
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -6,6 +7,9 @@ import { HELDOUT_NOUNS, TRAIN_NOUNS } from "../../data/demo-corpus.ts";
 import { greaterThanDataset, greaterThanEval } from "../../lm/eval.ts";
 import { trainLm } from "../../lm/train.ts";
 import { loadModel } from "../../model/load.ts";
+
+/** pipeline/assets/demo-model, wherever the CLI is started from. */
+export const DEMO_MODEL_DIR = fileURLToPath(new URL("../../../assets/demo-model", import.meta.url));
 
 const num = z.coerce.number();
 const int = z.coerce.number().int();
@@ -80,7 +84,7 @@ export function register(program: Command): void {
     });
   lm.command("eval")
     .description("greater-than PD and cutoff sharpness of a model folder on held-out (or train) event nouns")
-    .argument("[model-dir]", "HF model folder", "assets/demo-model")
+    .argument("[model-dir]", "HF model folder (default: the shipped demo model)", DEMO_MODEL_DIR)
     .option("--n <n>", "prompts (YY balanced over 02..98)", "490")
     .option("--nouns <which>", "heldout | train", "heldout")
     .option("--seed <n>", "dataset seed", "1234")
