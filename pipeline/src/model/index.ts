@@ -11,6 +11,7 @@ export {
   type RunResult,
   validateConfig,
 } from "./gpt2.ts";
+export { canonicalRepoId, hubCacheDir, type PulledModel, type PullOptions, pullModel } from "./hub.ts";
 export {
   GPT2_VOCAB,
   loadModel,
