@@ -1,11 +1,31 @@
 #!/usr/bin/env node
 // `npm start`: the main job on the built-in defaults, from a fresh clone.
-// Installs dependencies if missing, provisions and starts Neo4j, applies migrations, and prints
-// where everything lives. Later stages (atlas build) plug in below.
-import { ensureInstalled, run } from "./lib.mjs";
+// 1. installs dependencies if missing; 2. provisions and starts Neo4j and applies migrations;
+// 3. on the shipped demo model + demo CLT: traces Goodfire's greater-than prompt and runs the
+//    greater-than study. Outputs go to runs/demo/ (override with ATLAS_OUT).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ensureInstalled, repoRoot, run } from "./lib.mjs";
 
 process.env.TURBO_TELEMETRY_DISABLED = "1";
 process.env.NEXT_TELEMETRY_DISABLED = "1";
 
+const out = process.env.ATLAS_OUT ?? join(repoRoot, "runs", "demo");
+const clt = process.env.ATLAS_CLT ?? join(repoRoot, "pipeline", "assets", "demo-clt");
+const prompt = process.env.ATLAS_PROMPT ?? "The war lasted from the year 1711 to 17";
+const atlas = (args) => run(process.execPath, [join(repoRoot, "pipeline", "bin", "atlas.mjs"), ...args]);
+
 ensureInstalled();
 run("npm", ["run", "--silent", "db:up"]);
+
+if (!existsSync(join(clt, "config.json"))) {
+  console.error(`start: no CLT at ${clt} (set ATLAS_CLT to a CLT run directory)`);
+  process.exit(1);
+}
+console.log(`\n== attribution graph: "${prompt}"`);
+atlas(["trace", "--clt", clt, "--prompt", prompt, "--out", join(out, "graph.json"), "--validate", "20"]);
+console.log("\n== greater-than study");
+atlas(["study", "greater-than", "--clt", clt, "--out", join(out, "greater-than")]);
+
+console.log(`\nDone. Graph: ${join(out, "graph.json")} (open in circuit-tracer / Neuronpedia viewers)`);
+console.log(`Study report: ${join(out, "greater-than", "report.md")}`);
