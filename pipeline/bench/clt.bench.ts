@@ -2,7 +2,7 @@
 // floor — the same matrix products, forward and backward, straight through nblas sgemm — measured
 // in the same run; per-token FLOPs and an estimate for a GPT-2-small-scale CLT.
 //
-//   npm run bench:clt                         # demo (4×128, F=1024) and GPT-2-shaped (12×768, F=1024)
+//   npm run bench:clt                         # demo (4×128, F=512) and GPT-2-shaped (12×768, F=1024)
 //   CLT_BENCH_F=2048 CLT_BENCH_LAYERS=6 npm run bench:clt   # other GPT-2-shaped sizes
 //   CLT_BENCH_TFJS=0 npm run bench:clt        # skip the (slow) tfjs reference engine
 import { createRequire } from "node:module";
@@ -116,7 +116,7 @@ function fmtS(s: number): string {
 
 const info = await initBackend(undefined, { quiet: true });
 const env = process.env;
-const demo: CltShape = { nLayers: 4, dModel: 128, nFeatures: 1024 };
+const demo: CltShape = { nLayers: 4, dModel: 128, nFeatures: Number(env.CLT_BENCH_DEMO_F ?? 512) };
 const gpt2: CltShape = {
   nLayers: Number(env.CLT_BENCH_LAYERS ?? 12),
   dModel: 768,

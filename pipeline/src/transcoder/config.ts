@@ -38,7 +38,7 @@ export const CltTrainConfigSchema = z
     /** Global-norm gradient clipping (0 = off). */
     gradClip: z.number().min(0).default(1),
     /** Final sparsity coefficient λ (ramped linearly from 0 over the whole run). */
-    lambda: z.number().min(0).default(0.3),
+    lambda: z.number().min(0).default(0.6),
     /** tanh scale c in λ·tanh(c·‖W_dec,i‖·a_i). */
     c: pos().default(4),
     /** Pre-activation loss coefficient λ_P. */
