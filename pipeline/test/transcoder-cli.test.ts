@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type GPT2Config, parameterShapes, saveModel } from "../src/model/index.ts";
 import { readSafetensors } from "../src/safetensors/index.ts";
 import { BOS_ID, encode } from "../src/tokenizer/index.ts";
+import { readRunConfig } from "../src/transcoder/io.ts";
 import { Rng } from "../src/transcoder/rng.ts";
 
 const root = mkdtempSync(join(tmpdir(), "clt-cli-"));
@@ -77,7 +78,9 @@ test("atlas clt train (YAML config + flag override) → eval --json → export �
   assert.equal(rc.train.lambda, 0.1); // flag beats file
   assert.equal(rc.train.featuresPerLayer, 24); // from the file
   assert.equal(rc.train.lr, 1e-3); // default
-  assert.equal(rc.model, modelDir);
+  assert.equal(rc.model, "../model"); // relative to the run dir, so shipped run dirs work in any clone
+  assert.equal(rc.modelAbsolute, modelDir);
+  assert.equal(readRunConfig(run).model, modelDir);
   assert.ok(existsSync(join(run, "checkpoint", "state.json")), "checkpoint written");
   assert.equal(readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").length, 5);
 

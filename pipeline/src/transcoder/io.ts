@@ -1,7 +1,7 @@
 // Files: the native run dir (config.json, clt.safetensors, checkpoint/, metrics.jsonl, eval.json),
 // circuit-tracer's CLT directory format, and atomic writes.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { readSafetensors, type SafetensorsFile, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
@@ -197,12 +197,26 @@ export function readRunConfig(runDir: string): RunConfig {
   }
   const r = RunConfigSchema.safeParse(raw);
   if (!r.success) throw new Error(`${p}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  return r.data;
+  const cfg = r.data;
+  // `model` is stored relative to the run dir (so a run dir shipped inside the repo keeps working
+  // in any clone), with the absolute path as a fallback for a run dir moved on its own.
+  if (cfg.model && !isAbsolute(cfg.model)) {
+    const rel = resolve(runDir, cfg.model);
+    const abs = typeof cfg.modelAbsolute === "string" ? cfg.modelAbsolute : null;
+    cfg.model = existsSync(rel) || !abs || !existsSync(abs) ? rel : abs;
+  }
+  return cfg;
 }
 
 export function writeRunConfig(runDir: string, cfg: RunConfig): void {
   mkdirSync(runDir, { recursive: true });
-  writeJsonAtomic(join(runDir, RUN_CONFIG_FILE), cfg);
+  const out: RunConfig = { ...cfg };
+  if (cfg.model) {
+    const abs = resolve(cfg.model);
+    out.model = relative(resolve(runDir), abs) || ".";
+    out.modelAbsolute = abs;
+  }
+  writeJsonAtomic(join(runDir, RUN_CONFIG_FILE), out);
 }
 
 /** Native run dir from weights (used by import and by training). */

@@ -104,7 +104,7 @@ interface CheckpointState {
 }
 
 /** Options that may differ between an interrupted run and its resumption. */
-const RESUME_FREE: ReadonlySet<string> = new Set(["checkpointEvery", "logEvery"]);
+const RESUME_FREE: ReadonlySet<string> = new Set(["checkpointEvery", "logEvery", "model", "corpus"]);
 
 function checkpointFiles(dir: string) {
   return {
@@ -207,6 +207,10 @@ function fmtDur(s: number): string {
 
 export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
   const cfg = parseTrainConfig(opts.config);
+  if (!opts.source) {
+    cfg.model = resolve(cfg.model);
+    cfg.corpus = resolve(cfg.corpus);
+  }
   const runDir = resolve(opts.outDir);
   const ckDir = join(runDir, CHECKPOINT_DIR);
   const metricsPath = join(runDir, METRICS_FILE);
