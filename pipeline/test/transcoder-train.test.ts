@@ -240,3 +240,19 @@ test("bad input: NaN loss keeps the last good checkpoint; too few tokens; bad co
     /option lr is 0.03 but the run was started with 0.01/,
   );
 });
+
+test("the tfjs reference engine follows the fused engine's trajectory", async () => {
+  const a = join(root, "eng-fused");
+  const b = join(root, "eng-tfjs");
+  const over = { tokens: 64 * 6, logEvery: 1, checkpointEvery: 0 };
+  await trainClt({ config: cfg(over), outDir: a, source: src() });
+  await trainClt({ config: cfg({ ...over, engine: "tfjs" }), outDir: b, source: src() });
+  const ma = readMetrics(a);
+  const mb = readMetrics(b);
+  assert.equal(mb.length, 6);
+  ma.forEach((m, i) => {
+    const r = mb[i]!;
+    assert.ok(Math.abs(m.loss - r.loss) <= 1e-3 * m.loss, `step ${i + 1}: loss ${m.loss} vs ${r.loss}`);
+    assert.deepEqual(r.l0.per_layer.length, m.l0.per_layer.length);
+  });
+});
