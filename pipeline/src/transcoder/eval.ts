@@ -228,7 +228,10 @@ export async function evalClt(o: EvalOptions): Promise<EvalDetails> {
   const stream = contexts(o.corpus, { nCtx: o.nCtx });
   const rec = new ReconstructionMetrics(L, d, F);
   const rep = new ReplacementMetrics();
-  const bc = o.batchContexts ?? 32;
+  // contexts per forward: up to 32, fewer for big vocabularies so the three [B·(T−1), V] log-prob
+  // tables stay around 128 MB each (GPT-2's 50,257-token vocabulary at T = 128 → 2 contexts)
+  const V0 = model.config.vocabSize;
+  const bc = o.batchContexts ?? Math.max(1, Math.min(32, Math.floor(16e6 / ((o.nCtx - 1) * V0))));
   const T = o.nCtx;
   let nContexts = 0;
   const names = new Set<string>();
