@@ -11,11 +11,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { engineProfile } from "../src/attribution/engine.ts";
-import { nativeGemm } from "../src/attribution/gemm.ts";
 import { attribute, type CltLike, preActivations } from "../src/attribution/index.ts";
-import { initBackend } from "../src/backend/index.ts";
+import { hasNativeGemm, initBackend } from "../src/backend/index.ts";
 import {
   graphScores,
   prunedGraphScores,
@@ -24,7 +22,7 @@ import {
   writeCircuitTracerJson,
   writeGraphBinary,
 } from "../src/graph/index.ts";
-import { GPT2, type GPT2Config, type GPT2Weights, parameterShapes } from "../src/model/index.ts";
+import { gpt2SmallConfig, randomGpt2 } from "./util.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +44,7 @@ const batchSize = Number(args.batch);
 const maxFeatureNodes = Number(args["max-feature-nodes"]);
 
 const info = await initBackend(undefined, { quiet: true });
-console.log(`backend: ${info.description}; attribution GEMM: ${nativeGemm ? "nblas sgemm" : "plain JS"}`);
+console.log(`backend: ${info.description}; attribution GEMM: ${hasNativeGemm ? "nblas sgemm" : "plain JS"}`);
 
 function report(name: string, r: Awaited<ReturnType<typeof attribute>>, seconds: number, target: number): void {
   const t = Object.entries(r.stats.timings)
@@ -108,22 +106,8 @@ if (!args["skip-demo"]) {
 
 // 2. GPT-2-small-shaped random model + random CLT.
 if (!args["skip-gpt2"]) {
-  const config: GPT2Config = {
-    nLayers: 12,
-    nHeads: 12,
-    dModel: 768,
-    dHead: 64,
-    dMlp: 3072,
-    nCtx: 1024,
-    vocabSize: 50257,
-    lnEps: 1e-5,
-  };
-  const weights: GPT2Weights = {};
-  for (const [name, shape] of parameterShapes(config)) {
-    weights[name] =
-      name.endsWith(".weight") && shape.length === 1 ? tf.ones(shape) : tf.randomNormal(shape, 0, 0.02, "float32", 1);
-  }
-  const model = new GPT2(config, weights);
+  const config = gpt2SmallConfig();
+  const model = randomGpt2(config, 1);
   const ids = [50256, ...Array.from({ length: T - 1 }, (_, t) => (t * 104729 + 7919) % 50000)];
   const { nLayers: L, dModel: d } = config;
 

@@ -5,43 +5,19 @@
 //   npm run bench:clt                         # demo (4×128, F=512) and GPT-2-shaped (12×768, F=1024)
 //   CLT_BENCH_F=2048 CLT_BENCH_LAYERS=6 npm run bench:clt   # other GPT-2-shaped sizes
 //   CLT_BENCH_TFJS=0 npm run bench:clt        # skip the (slow) tfjs reference engine
-import { createRequire } from "node:module";
-import { initBackend } from "../src/backend/index.ts";
+import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as T } from "../src/backend/index.ts";
 import { FusedStep, type LossCoefs } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import { Adam, globalNorm, scaleAll } from "../src/transcoder/optim.ts";
 import { allocParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import { timeIt } from "./util.ts";
 
-type Sgemm = (
-  ta: number,
-  tb: number,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Float32Array,
-  lda: number,
-  b: Float32Array,
-  ldb: number,
-  beta: number,
-  c: Float32Array,
-  ldc: number,
-) => void;
-const sgemm = (createRequire(import.meta.url)("nblas") as { sgemm: Sgemm }).sgemm;
-const N = 111;
-const T = 112;
+const sgemm = requireNativeSgemm("bench:clt (GEMM floor)");
 
 /** FLOPs per training token: encoder fwd + W_enc grad (4·d·F per layer), decoder fwd + dA + dW (6·F·d per block). */
 export function flopsPerToken(L: number, d: number, F: number): number {
   return 4 * d * F * L + 6 * F * d * ((L * (L + 1)) / 2);
-}
-
-function timeIt(reps: number, f: () => void): number {
-  f(); // warm-up
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) f();
-  return (performance.now() - t0) / reps / 1000;
 }
 
 interface Row {

@@ -2,12 +2,10 @@
 // floor, i.e. the same matrix products issued straight to nblas sgemm, measured in the same run.
 //
 //   npm run bench:model [-- --batch 4 --seq 128 --reps 3 --layers 12]
-import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import type { Sgemm } from "../src/backend/blas.ts";
-import { initBackend } from "../src/backend/index.ts";
-import { GPT2, type GPT2Config, type GPT2Weights, parameterShapes } from "../src/model/index.ts";
+import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as TR } from "../src/backend/index.ts";
+import { gpt2SmallConfig, randomGpt2 } from "./util.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -22,27 +20,14 @@ const B = Number(args.batch);
 const T = Number(args.seq);
 const reps = Number(args.reps);
 
-const config: GPT2Config = {
-  nLayers: Number(args.layers),
-  nHeads: 12,
-  dModel: 768,
-  dHead: 64,
-  dMlp: 3072,
-  nCtx: 1024,
-  vocabSize: 50257,
-  lnEps: 1e-5,
-};
+const config = gpt2SmallConfig(Number(args.layers));
 
 const info = await initBackend(undefined, { quiet: true });
 console.log(`backend: ${info.description}`);
 if (info.name !== "blas") throw new Error("bench:model needs the blas backend (nblas) for the GEMM floor");
 
 // Random weights in memory (a 0.5 GB checkpoint on disk would only measure the disk).
-const weights: GPT2Weights = {};
-for (const [name, shape] of parameterShapes(config)) {
-  weights[name] = name.endsWith(".weight") && shape.length === 1 ? tf.ones(shape) : tf.randomNormal(shape, 0, 0.02);
-}
-const model = new GPT2(config, weights);
+const model = randomGpt2(config);
 const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729) % 50257));
 
 function timeForward(): number {
@@ -55,10 +40,7 @@ function timeForward(): number {
 }
 
 // GEMM floor: the same products through nblas directly (row-major, no tfjs).
-const require = createRequire(import.meta.url);
-const sgemm = (require("nblas") as { sgemm: Sgemm }).sgemm;
-const N = 111;
-const TR = 112;
+const sgemm = requireNativeSgemm("bench:model (GEMM floor)");
 const d = config.dModel;
 const dh = config.dHead;
 const H = config.nHeads;

@@ -3,7 +3,7 @@
 //   W_enc[ℓ] [F, d], b_enc[ℓ] [F], threshold[ℓ] [F] (JumpReLU: a = pre·[pre > θ]),
 //   W_dec[ℓ] [F, L−ℓ, d] (block k writes to layer ℓ+k), b_dec[j] [d].
 // Features read blocks.ℓ.hook_resid_mid and write blocks.j.hook_mlp_out.
-import { gemm } from "./gemm.ts";
+import { gemm } from "../backend/index.ts";
 
 export interface CltLike {
   shape: { nLayers: number; dModel: number; nFeatures: number };

@@ -13,9 +13,10 @@
 //   and γ stay on the path).
 // At the bottom the gradient at hook_embed is dotted with the token embeddings wte[token].
 // Positional embeddings, biases, LN β and b_dec never enter: they are the constant terms.
+
+import { gemm } from "../backend/index.ts";
 import { decoderRow, encoderRow } from "./clt.ts";
 import type { ActiveFeature, PromptContext } from "./context.ts";
-import { gemm } from "./gemm.ts";
 
 /** Internal source columns: active features by (position, layer, index), then errors (layer-major),
  * then embeddings. */

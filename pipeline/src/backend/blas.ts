@@ -1,4 +1,6 @@
-// Row-major float32 (batched) matrix products through a CBLAS sgemm (nblas).
+// Row-major float32 matrix products through CBLAS sgemm (the optional nblas binding), shared by the
+// "blas" tfjs backend, the fused CLT training step, the attribution engine and the benches.
+import { createRequire } from "node:module";
 import { alignedStrides, broadcastShapes, type Shape, sizeOf } from "./nd.ts";
 
 /** nblas.sgemm: cblas_sgemm(CblasRowMajor, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc). */
@@ -18,8 +20,89 @@ export type Sgemm = (
   ldc: number,
 ) => void;
 
-const NO_TRANS = 111;
-const TRANS = 112;
+/** CBLAS transpose flags (CblasNoTrans, CblasTrans). */
+export const NO_TRANS = 111;
+export const TRANS = 112;
+
+/** nblas.sgemm, or null when the optional native dependency is not installed. */
+export const nativeSgemm: Sgemm | null = (() => {
+  try {
+    const mod = createRequire(import.meta.url)("nblas") as { sgemm?: Sgemm };
+    return typeof mod.sgemm === "function" ? mod.sgemm : null;
+  } catch {
+    return null;
+  }
+})();
+
+/** True when the BLAS binding is available (benches and the backend choice report it). */
+export const hasNativeGemm = nativeSgemm !== null;
+
+/** nblas.sgemm, or an error naming the missing dependency (GEMM-floor benches need the real thing). */
+export function requireNativeSgemm(what: string): Sgemm {
+  if (!nativeSgemm) throw new Error(`${what} needs nblas (BLAS sgemm), which is not installed`);
+  return nativeSgemm;
+}
+
+/**
+ * C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major. Leading dimensions are row
+ * strides, so sub-matrices (one position of a [batch, pos, d] buffer, a block of columns) are passed
+ * as `arr.subarray(offset)` with the parent's stride. nblas when installed, else `jsGemm`.
+ */
+export function gemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (nativeSgemm) {
+    nativeSgemm(transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  jsGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/** Plain-JS `gemm` (float64 accumulation; zero entries of A are skipped as in reference BLAS). */
+export function jsGemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+): void {
+  const row = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    row.fill(0);
+    for (let p = 0; p < k; p++) {
+      const av = transA ? a[p * lda + i]! : a[i * lda + p]!;
+      if (av === 0) continue;
+      if (transB) for (let j = 0; j < n; j++) row[j]! += av * b[j * ldb + p]!;
+      else {
+        const off = p * ldb;
+        for (let j = 0; j < n; j++) row[j]! += av * b[off + j]!;
+      }
+    }
+    const off = i * ldc;
+    for (let j = 0; j < n; j++) c[off + j] = (beta === 0 ? 0 : beta * c[off + j]!) + alpha * row[j]!;
+  }
+}
 
 /**
  * C[..., M, N] = op(A)[..., M, K] · op(B)[..., K, N] with NumPy broadcasting of the batch dims
@@ -78,34 +161,8 @@ export function batchMatMul(
   const aStep = m * k;
   const bStep = k * n;
   const cStep = m * n;
-  if (nA === batch && nB === batch) {
-    for (let i = 0; i < batch; i++) {
-      sgemm(
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        1,
-        a.subarray(i * aStep, (i + 1) * aStep),
-        lda,
-        b.subarray(i * bStep, (i + 1) * bStep),
-        ldb,
-        beta,
-        out.subarray(i * cStep, (i + 1) * cStep),
-        n,
-      );
-    }
-    return { values: out, shape };
-  }
-  // General broadcasting: map each output batch index to the operands' batch indices.
-  const sa = alignedStrides(aBatch, outBatch);
-  const sb = alignedStrides(bBatch, outBatch);
-  const r = outBatch.length;
-  const idx = new Array<number>(r).fill(0);
-  let ia = 0;
-  let ib = 0;
-  for (let i = 0; i < batch; i++) {
+  // Output matrix i from A's matrix ia and B's matrix ib.
+  const one = (i: number, ia: number, ib: number) =>
     sgemm(
       ta,
       tb,
@@ -121,6 +178,19 @@ export function batchMatMul(
       out.subarray(i * cStep, (i + 1) * cStep),
       n,
     );
+  if (nA === batch && nB === batch) {
+    for (let i = 0; i < batch; i++) one(i, i, i);
+    return { values: out, shape };
+  }
+  // General broadcasting: map each output batch index to the operands' batch indices.
+  const sa = alignedStrides(aBatch, outBatch);
+  const sb = alignedStrides(bBatch, outBatch);
+  const r = outBatch.length;
+  const idx = new Array<number>(r).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < batch; i++) {
+    one(i, ia, ib);
     for (let d = r - 1; d >= 0; d--) {
       idx[d]!++;
       ia += sa[d]!;

@@ -4,7 +4,7 @@
 
 import type { KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
-import type { Sgemm } from "./blas.ts";
+import { NO_TRANS, type Sgemm, TRANS } from "./blas.ts";
 import { fastExp } from "./fastmath.ts";
 import { type Args, type CpuBackend, f32, out } from "./kernels.ts";
 
@@ -129,8 +129,8 @@ function causalSoftmax(args: Args): TensorInfo {
 // Attention straight from the fused qkv activations [B, T, 3d] (q | k | v, head h = columns h·dh…):
 // per (batch, head) sgemm calls address the head's columns through the leading dimension, so no
 // transposes or copies of q/k/v are made.
-const N = 111;
-const TR = 112;
+const N = NO_TRANS;
+const TR = TRANS;
 
 function attnDims(qkv: TensorInfo, nHeads: number) {
   const [B, T, d3] = qkv.shape as [number, number, number];

@@ -1,12 +1,22 @@
 // Backend choice for tfjs, made once at start: tensorflow (libtensorflow, optional) → cpu+BLAS
 // ("blas": the cpu backend with nblas sgemm matmuls and fast-path kernels) → wasm → plain cpu.
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
-import type { Sgemm } from "./blas.ts";
+import { nativeSgemm } from "./blas.ts";
 import { registerFused } from "./fused.ts";
 import { cloneKernels, overrides } from "./kernels.ts";
 
+export {
+  batchMatMul,
+  gemm,
+  hasNativeGemm,
+  jsGemm,
+  NO_TRANS,
+  nativeSgemm,
+  requireNativeSgemm,
+  type Sgemm,
+  TRANS,
+} from "./blas.ts";
 export { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, GELU_NEW, LN_AFFINE, LN_STATS } from "./fused.ts";
 
 export type BackendPref = "tensorflow" | "blas" | "wasm" | "cpu";
@@ -21,7 +31,6 @@ export interface BackendInfo {
   description: string;
 }
 
-const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
 let blasRegistered: string | null | undefined; // description, null = unavailable, undefined = not tried
 
@@ -46,11 +55,8 @@ function blasLibraryName(): string {
 /** Register the "blas" tfjs backend (once). Returns its description, or null when nblas is missing. */
 function registerBlas(): string | null {
   if (blasRegistered !== undefined) return blasRegistered;
-  let sgemm: Sgemm;
-  try {
-    sgemm = (require("nblas") as { sgemm: Sgemm }).sgemm;
-    if (typeof sgemm !== "function") throw new Error("nblas.sgemm missing");
-  } catch {
+  const sgemm = nativeSgemm;
+  if (!sgemm) {
     blasRegistered = null;
     return null;
   }

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { gemm } from "./gemm.ts";
+import { gemm } from "../backend/index.ts";
 import { importCircuitTracer, loadWeights, readRunConfig, WEIGHTS_FILE } from "./io.ts";
 import type { CltShape, CltWeights } from "./params.ts";
 

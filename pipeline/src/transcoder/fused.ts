@@ -7,7 +7,7 @@
 //   MSE      = (1/B) Σ_t Σ_j ‖ŷ_tj − y_tj‖²
 //   sparsity = (λ/B) Σ_t Σ_ℓ Σ_i tanh(c·‖W_dec,ℓi‖·a_tℓi)
 //   pre      = (λ_P/B) Σ_t Σ_ℓ Σ_i ReLU(θ_ℓi − z_tℓi)·‖W_dec,ℓi‖
-import { gemm } from "./gemm.ts";
+import { gemm } from "../backend/index.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
 
 export interface LossCoefs {
