@@ -2,14 +2,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CltLike } from "../src/attribution/index.ts";
 import { GPT2, type GPT2Config, parameterShapes } from "../src/model/index.ts";
-import { mulberry32 } from "./graph-helpers.ts";
-
-export function gaussian(rand: () => number): () => number {
-  return () => {
-    const u = Math.max(rand(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-  };
-}
+import { mulberry32 } from "../src/study/rng.ts";
+import { gaussian } from "./helpers/random-gpt2.ts";
 
 /** Vocabulary: BOS (50256) + GPT-2 ids 0..vocab-2. */
 export function tinyModel(seed = 1, cfg: Partial<GPT2Config> = {}): GPT2 {

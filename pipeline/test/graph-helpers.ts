@@ -8,17 +8,7 @@ import {
   graphLayout,
   type LogitNode,
 } from "../src/graph/index.ts";
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../src/study/rng.ts";
 
 /** Gauss-Jordan inverse with partial pivoting, float64, row-major n×n. */
 export function invert(m: Float64Array, n: number): Float64Array {

@@ -1,4 +1,5 @@
-// Small seeded generator (mulberry32) for reproducible sampling.
+// Small seeded generator (mulberry32) for reproducible sampling; the tests draw their random weights
+// and graphs from it too.
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

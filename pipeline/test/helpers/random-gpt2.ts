@@ -14,6 +14,7 @@ import {
   type TensorToWrite,
   writeSafetensors,
 } from "../../src/safetensors/index.ts";
+import { mulberry32 } from "../../src/study/rng.ts";
 
 export interface RawTensor {
   shape: number[];
@@ -21,23 +22,18 @@ export interface RawTensor {
 }
 export type RawWeights = Record<string, RawTensor>;
 
+/** Standard normal draws (Box–Muller, one per two uniforms) from a uniform [0, 1) source. */
+export function gaussian(rand: () => number): () => number {
+  return () => {
+    const u = Math.max(rand(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  };
+}
+
 /** Deterministic PRNG (mulberry32) with a Box–Muller normal. */
 export function rng(seed: number): { uniform(): number; normal(): number } {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform,
-    normal: () => {
-      const u = Math.max(uniform(), 1e-12);
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-    },
-  };
+  const uniform = mulberry32(seed);
+  return { uniform, normal: gaussian(uniform) };
 }
 
 export function makeConfig(c: Partial<GPT2Config> & { nLayers: number; dModel: number; nHeads: number }): GPT2Config {
