@@ -19,12 +19,7 @@ import {
   writeRunDir,
 } from "../../transcoder/index.ts";
 import { writeJsonAtomic } from "../../transcoder/io.ts";
-
-function parse<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new Error(`${what}: ${z.prettifyError(r.error).replace(/\n/g, "; ")}`);
-  return r.data;
-}
+import { parseOptions } from "../options.ts";
 
 const num = z.coerce.number();
 const int = z.coerce.number().int();
@@ -104,7 +99,7 @@ export function register(program: Command): void {
     .option("--engine <name>", "fused (BLAS, default) | tfjs (reference)")
     .option("--quiet", "no progress bar")
     .action(async (raw: unknown) => {
-      const o = parse(TrainArgs, raw, "clt train") as Record<string, unknown> & z.infer<typeof TrainArgs>;
+      const o = parseOptions(TrainArgs, raw, "clt train") as Record<string, unknown> & z.infer<typeof TrainArgs>;
       let base: Record<string, unknown> = {};
       const runCfg = join(o.out, "config.json");
       if (o.resume && existsSync(runCfg)) {
@@ -155,7 +150,7 @@ export function register(program: Command): void {
     .option("--context-length <n>", "tokens per context (default: the training context length)")
     .option("--json", "print the metrics as JSON")
     .action(async (runDir: string, raw: unknown) => {
-      const o = parse(
+      const o = parseOptions(
         z.object({
           corpus: z.string(),
           tokens: int.positive(),
@@ -204,7 +199,7 @@ export function register(program: Command): void {
     .option("--model-name <name>", "model_name in config.yaml (default: from the run config)")
     .option("--dtype <dtype>", "f32 | f16", "f32")
     .action((runDir: string, raw: unknown) => {
-      const o = parse(
+      const o = parseOptions(
         z.object({
           out: z.string(),
           format: z.literal("circuit-tracer"),
@@ -228,7 +223,7 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "run dir to write")
     .option("--model <dir>", "model dir to record in the run config")
     .action((dir: string, raw: unknown) => {
-      const o = parse(z.object({ out: z.string(), model: z.string().optional() }), raw, "clt import");
+      const o = parseOptions(z.object({ out: z.string(), model: z.string().optional() }), raw, "clt import");
       if (existsSync(join(o.out, "clt.safetensors"))) throw new Error(`${o.out} already holds a CLT`);
       const { weights, modelName } = importCircuitTracer(dir);
       writeRunDir(o.out, weights, { model: o.model ?? null, modelName });

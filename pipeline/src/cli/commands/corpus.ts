@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { writeDemoCorpus } from "../../data/demo-corpus.ts";
+import { parseOptions } from "../options.ts";
 
 const DemoArgs = z.object({
   out: z.string().min(1),
@@ -23,9 +24,7 @@ export function register(program: Command): void {
     .option("--seed <n>", "random seed", "0")
     .option("--split <split>", "train | heldout", "train")
     .action((raw: unknown) => {
-      const parsed = DemoArgs.safeParse(raw);
-      if (!parsed.success) throw new Error(`corpus demo: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
-      const o = parsed.data;
+      const o = parseOptions(DemoArgs, raw, "corpus demo");
       const stats = writeDemoCorpus(o.out, { tokens: o.tokens, seed: o.seed, split: o.split });
       process.stderr.write(
         `${stats.split}: ${stats.documents} documents, ${stats.tokens} tokens, ${(stats.bytes / 1e6).toFixed(2)} MB\n`,

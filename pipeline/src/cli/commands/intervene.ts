@@ -1,12 +1,12 @@
 // `atlas intervene`: set or scale CLT feature activations on a prompt and show the new prediction.
 import type { Command } from "commander";
 import { z } from "zod";
-import { buildContext, type FeatureIntervention, intervene, loadCltDir, softmax64 } from "../../attribution/index.ts";
+import { buildContext, type FeatureIntervention, intervene, softmax64 } from "../../attribution/index.ts";
 import { initBackend } from "../../backend/index.ts";
-import { loadModel } from "../../model/index.ts";
 import { twoDigitTokenIds } from "../../study/dataset.ts";
 import { probabilityDifference, yearProbabilities } from "../../study/metrics.ts";
 import { BOS_ID, decodeToken, encode } from "../../tokenizer/index.ts";
+import { cltModelOptions, loadCltAndModel, parseOptions } from "../options.ts";
 
 /** "LAYER:INDEX[@P1,P2][*x | =x | +x]", e.g. "8:1234*-1", "7:99@5=0", "3:12+2.5" (default ×0). */
 export function parseFeatureSpec(spec: string): FeatureIntervention {
@@ -40,13 +40,14 @@ const Args = z.object({
 });
 
 export function register(program: Command): void {
-  program
-    .command("intervene")
-    .description(
-      "change CLT feature activations on a prompt (constrained patching by default) and show the new prediction",
-    )
-    .requiredOption("--clt <dir>", "CLT run directory")
-    .option("--model <dir>", "model folder (default: the model recorded in the CLT run config)")
+  cltModelOptions(
+    program
+      .command("intervene")
+      .description(
+        "change CLT feature activations on a prompt (constrained patching by default) and show the new prediction",
+      ),
+    "CLT run directory",
+  )
     .requiredOption("--prompt <text>", "prompt; <|endoftext|> is prepended")
     .option(
       "--feature <spec>",
@@ -60,15 +61,14 @@ export function register(program: Command): void {
     .option("--top <k>", "tokens to show", "10")
     .option("--json", "print the result as JSON")
     .action(async (raw: unknown) => {
-      const parsed = Args.safeParse({ ...(raw as object), feature: (raw as { feature?: string[] }).feature ?? [] });
-      if (!parsed.success) throw new Error(`intervene: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
-      const o = parsed.data;
+      const o = parseOptions(
+        Args,
+        { ...(raw as object), feature: (raw as { feature?: string[] }).feature ?? [] },
+        "intervene",
+      );
       const ivs = o.feature.map(parseFeatureSpec);
       await initBackend(undefined, { quiet: true });
-      const loaded = loadCltDir(o.clt);
-      const modelDir = o.model ?? loaded.model;
-      if (!modelDir) throw new Error("intervene: the CLT run records no model; pass --model");
-      const model = await loadModel(modelDir);
+      const { loaded, model } = await loadCltAndModel(o, "intervene");
       const ctx = await buildContext(model, loaded.clt, model.toModelIds([BOS_ID, ...encode(o.prompt)]));
       const opts: Parameters<typeof intervene>[2] = { patching: o.patching, freezeAttention: !o.liveAttention };
       if (o.layers) opts.constrainedLayers = o.layers.split(":").map(Number) as [number, number];

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
 import { loadModel } from "../../model/index.ts";
 import { BOS_ID, decodeToken, encode } from "../../tokenizer/index.ts";
+import { parseOptions } from "../options.ts";
 
 const LogitsArgs = z
   .object({
@@ -39,9 +40,7 @@ export function register(program: Command): void {
     .option("--json", 'print {"logits": [[...] per position]} (+ "vocab" for a compact vocabulary)')
     .option("--top <k>", "tokens per position in the table output", "5")
     .action(async (raw: unknown) => {
-      const parsed = LogitsArgs.safeParse(raw);
-      if (!parsed.success) throw new Error(`logits: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
-      const o = parsed.data;
+      const o = parseOptions(LogitsArgs, raw, "logits");
       const gpt2Ids =
         o.ids !== undefined
           ? o.ids.split(",").map((s) => Number(s.trim()))

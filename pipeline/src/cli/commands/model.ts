@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { pullModel, stderrProgress } from "../../model/hub.ts";
+import { parseOptions } from "../options.ts";
 
 const PullArgs = z.object({
   revision: z.string().min(1),
@@ -23,9 +24,7 @@ export function register(program: Command): void {
     .option("--offline", "use only the cache (same as HF_HUB_OFFLINE=1)")
     .option("--retries <n>", "automatic resume attempts after a dropped connection", "3")
     .action(async (repoId: string, raw: unknown) => {
-      const parsed = PullArgs.safeParse(raw);
-      if (!parsed.success) throw new Error(`model pull: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
-      const o = parsed.data;
+      const o = parseOptions(PullArgs, raw, "model pull");
       const got = await pullModel(repoId, {
         revision: o.revision,
         cacheDir: o.cacheDir,

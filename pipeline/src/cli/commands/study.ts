@@ -4,11 +4,10 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { loadCltDir } from "../../attribution/index.ts";
 import { initBackend } from "../../backend/index.ts";
 import { HELDOUT_NOUNS, TRAIN_NOUNS } from "../../data/demo-corpus.ts";
-import { loadModel } from "../../model/index.ts";
 import { greaterThanStudy, HANNA_STYLE_NOUNS } from "../../study/index.ts";
+import { cltModelOptions, loadCltAndModel, parseOptions } from "../options.ts";
 
 const int = z.coerce.number().int();
 const Args = z.object({
@@ -49,14 +48,15 @@ function nounList(spec: string | undefined, compactVocab: boolean): readonly str
 
 export function register(program: Command): void {
   const study = program.command("study").description("studies on attribution graphs");
-  study
-    .command("greater-than")
-    .description(
-      "Hanna et al.'s greater-than task: metrics of the original and replacement model, features ranked by " +
-        "influence over many graphs, per-feature YY×ZZ heatmaps and descriptors; JSON, PNG/SVG and report.md in --out",
-    )
-    .requiredOption("--clt <dir>", "CLT run directory")
-    .option("--model <dir>", "model folder (default: the model recorded in the CLT run config)")
+  cltModelOptions(
+    study
+      .command("greater-than")
+      .description(
+        "Hanna et al.'s greater-than task: metrics of the original and replacement model, features ranked by " +
+          "influence over many graphs, per-feature YY×ZZ heatmaps and descriptors; JSON, PNG/SVG and report.md in --out",
+      ),
+    "CLT run directory",
+  )
     .requiredOption("--out <dir>", "output directory")
     .option("--nouns <list>", "heldout | train | hanna | FILE (default: heldout for a compact-vocab model, else hanna)")
     .option("--centuries <list>", "century prefixes, e.g. 16,17 (default 11..18)")
@@ -69,18 +69,13 @@ export function register(program: Command): void {
     .option("--seed <n>", "sampling seed", "0")
     .option("--quiet", "no progress output")
     .action(async (raw: unknown) => {
-      const parsed = Args.safeParse(raw);
-      if (!parsed.success) throw new Error(`study greater-than: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
-      const o = parsed.data;
+      const o = parseOptions(Args, raw, "study greater-than");
       const t0 = performance.now();
       const log = (m: string) => {
         if (!o.quiet) process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
       };
       await initBackend(undefined, { quiet: o.quiet });
-      const loaded = loadCltDir(o.clt);
-      const modelDir = o.model ?? loaded.model;
-      if (!modelDir) throw new Error("study greater-than: the CLT run records no model; pass --model");
-      const model = await loadModel(modelDir);
+      const { loaded, modelDir, model } = await loadCltAndModel(o, "study greater-than");
       const opts: Parameters<typeof greaterThanStudy>[0] = {
         model,
         clt: loaded.clt,

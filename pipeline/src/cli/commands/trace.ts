@@ -3,7 +3,7 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { attribute, loadCltDir, validateAttribution } from "../../attribution/index.ts";
+import { attribute, validateAttribution } from "../../attribution/index.ts";
 import { initBackend } from "../../backend/index.ts";
 import {
   graphScores,
@@ -14,7 +14,7 @@ import {
   writeFileAtomic,
   writeGraphBinary,
 } from "../../graph/index.ts";
-import { loadModel } from "../../model/index.ts";
+import { cltModelOptions, loadCltAndModel, parseOptions } from "../options.ts";
 
 const unit = z.coerce.number().min(0).max(1);
 const TraceArgs = z.object({
@@ -38,14 +38,15 @@ export function sideFilePath(jsonPath: string): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command("trace")
-    .description(
-      "build the attribution graph of a prompt under a CLT; writes pruned circuit-tracer/Neuronpedia JSON " +
-        "and <out>.graph.safetensors with the full adjacency",
-    )
-    .requiredOption("--clt <dir>", "CLT run directory (or circuit-tracer CLT directory)")
-    .option("--model <dir>", "model folder (default: the model recorded in the CLT run config)")
+  cltModelOptions(
+    program
+      .command("trace")
+      .description(
+        "build the attribution graph of a prompt under a CLT; writes pruned circuit-tracer/Neuronpedia JSON " +
+          "and <out>.graph.safetensors with the full adjacency",
+      ),
+    "CLT run directory (or circuit-tracer CLT directory)",
+  )
     .requiredOption("--prompt <text>", "prompt; <|endoftext|> is prepended")
     .requiredOption("--out <file.json>", "graph JSON to write")
     .option("--max-feature-nodes <n>", "cap on feature nodes (adaptive order by influence)", "7500")
@@ -61,18 +62,13 @@ export function register(program: Command): void {
     )
     .option("--quiet", "no progress output")
     .action(async (raw: unknown) => {
-      const parsed = TraceArgs.safeParse(raw);
-      if (!parsed.success) throw new Error(`trace: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}`);
-      const o = parsed.data;
+      const o = parseOptions(TraceArgs, raw, "trace");
       const t0 = performance.now();
       const log = (m: string) => {
         if (!o.quiet) process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
       };
       await initBackend(undefined, { quiet: o.quiet });
-      const loaded = loadCltDir(o.clt);
-      const modelDir = o.model ?? loaded.model;
-      if (!modelDir) throw new Error(`trace: the CLT run records no model; pass --model`);
-      const model = await loadModel(modelDir);
+      const { loaded, modelDir, model } = await loadCltAndModel(o, "trace");
       log(
         `model ${modelDir}, CLT ${o.clt} (${loaded.clt.shape.nFeatures} features × ${loaded.clt.shape.nLayers} layers)`,
       );
