@@ -32,6 +32,20 @@ export interface StepStats {
   fired: Uint32Array[];
 }
 
+/** Zeroed stats for L layers of F features (the engines reuse one object across steps). */
+export function newStepStats(L: number, F: number): StepStats {
+  return {
+    loss: 0,
+    mse: 0,
+    sparsity: 0,
+    preAct: 0,
+    sse: new Float64Array(L),
+    sst: new Float64Array(L),
+    active: new Float64Array(L),
+    fired: Array.from({ length: L }, () => new Uint32Array(F)),
+  };
+}
+
 export class FusedStep {
   readonly L: number;
   readonly d: number;
@@ -86,16 +100,7 @@ export class FusedStep {
     this.gTheta = new Float64Array(F);
     this.gNorm = new Float64Array(F);
     this.gBenc = new Float64Array(F);
-    this.stats = {
-      loss: 0,
-      mse: 0,
-      sparsity: 0,
-      preAct: 0,
-      sse: new Float64Array(L),
-      sst: new Float64Array(L),
-      active: new Float64Array(L),
-      fired: Array.from({ length: L }, () => new Uint32Array(F)),
-    };
+    this.stats = newStepStats(L, F);
   }
 
   /**

@@ -1,7 +1,7 @@
 // The CLT loss in tfjs ops (autodiff through the tf.customGrad JumpReLU). This is the reference the
 // fused step (fused.ts) is tested against, and the "tfjs" training engine.
 import * as tf from "@tensorflow/tfjs";
-import type { LossCoefs, StepStats } from "./fused.ts";
+import { type LossCoefs, newStepStats, type StepStats } from "./fused.ts";
 import { jumpRelu } from "./jumprelu.ts";
 import type { CltParams, CltShape } from "./params.ts";
 
@@ -76,16 +76,7 @@ export class TfStep {
     readonly B: number,
   ) {
     const { nLayers: L, nFeatures: F } = shape;
-    this.stats = {
-      loss: 0,
-      mse: 0,
-      sparsity: 0,
-      preAct: 0,
-      sse: new Float64Array(L),
-      sst: new Float64Array(L),
-      active: new Float64Array(L),
-      fired: Array.from({ length: L }, () => new Uint32Array(F)),
-    };
+    this.stats = newStepStats(L, F);
   }
 
   run(p: CltParams, x: Float32Array, y: Float32Array, k: LossCoefs, grads: CltParams | null): StepStats {
