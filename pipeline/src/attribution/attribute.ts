@@ -25,6 +25,7 @@ import {
   type Target,
 } from "./engine.ts";
 import { constantMlpOut, frozenRun } from "./frozen.ts";
+import { softmax64 } from "./intervene.ts";
 
 export interface CustomTarget {
   /** Label shown on the logit node. */
@@ -80,19 +81,6 @@ interface LogitTargetInternal {
   value: number;
   /** Coefficients over model ids. */
   coeffs: Map<number, number>;
-}
-
-function softmax(x: Float32Array): Float64Array {
-  let m = Number.NEGATIVE_INFINITY;
-  for (const v of x) m = Math.max(m, v);
-  const out = new Float64Array(x.length);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) {
-    out[i] = Math.exp(x[i]! - m);
-    s += out[i]!;
-  }
-  for (let i = 0; i < x.length; i++) out[i]! /= s;
-  return out;
 }
 
 /** Direction u in ln_final-output space of c·logits, and the injection through frozen ln_final. */
@@ -151,7 +139,7 @@ function logitTargets(ctx: PromptContext, o: AttributeOptions): LogitTargetInter
       };
     });
   }
-  const probs = softmax(ctx.lastLogits);
+  const probs = softmax64(ctx.lastLogits);
   const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]!);
   const want = o.desiredLogitProb ?? 0.95;
   const maxN = o.maxLogits ?? 10;

@@ -39,6 +39,44 @@ export function preActivations(clt: CltLike, layer: number, x: Float32Array, T: 
   return out;
 }
 
+/** JumpReLU activations of `rows` residual rows at one layer: z where z > θ and z > 0, else 0. */
+export function jumpReluActivations(clt: CltLike, layer: number, resid: Float32Array, rows: number): Float32Array {
+  const F = clt.shape.nFeatures;
+  const pre = preActivations(clt, layer, resid, rows);
+  const th = clt.threshold[layer]!;
+  const a = new Float32Array(rows * F);
+  for (let r = 0; r < rows; r++)
+    for (let i = 0; i < F; i++) {
+      const z = pre[r * F + i]!;
+      if (z > th[i]! && z > 0) a[r * F + i] = z;
+    }
+  return a;
+}
+
+/**
+ * out[row] += Σ_{src ≤ layer} Σ_i acts[src][row, i] · W_dec[src → layer][i] (rows of d floats; zero
+ * activations skipped), summed in that order (src, then i).
+ */
+export function addDecoded(
+  clt: CltLike,
+  acts: readonly Float32Array[],
+  layer: number,
+  row: number,
+  out: Float32Array,
+): void {
+  const { dModel: d, nFeatures: F } = clt.shape;
+  const o = row * d;
+  for (let src = 0; src <= layer; src++) {
+    const as = acts[src]!;
+    for (let i = 0; i < F; i++) {
+      const z = as[row * F + i]!;
+      if (z === 0) continue;
+      const dec = decoderRow(clt, src, i, layer);
+      for (let k = 0; k < d; k++) out[o + k]! += z * dec[k]!;
+    }
+  }
+}
+
 /** Decoder row of feature i of source layer ℓ writing to layer j ≥ ℓ. */
 export function decoderRow(clt: CltLike, layer: number, index: number, outLayer: number): Float32Array {
   const { nLayers: L, dModel: d } = clt.shape;

@@ -7,7 +7,15 @@ export {
   type CustomTarget,
   logitTarget,
 } from "./attribute.ts";
-export { type CltLike, checkClt, decoderRow, encoderRow, preActivations } from "./clt.ts";
+export {
+  addDecoded,
+  type CltLike,
+  checkClt,
+  decoderRow,
+  encoderRow,
+  jumpReluActivations,
+  preActivations,
+} from "./clt.ts";
 export { type ActiveFeature, buildContext, type PromptContext } from "./context.ts";
 export { buildSourceLayout, computeRows, type SourceLayout, type Target } from "./engine.ts";
 export { constantMlpOut, frozenRun, replacementMlpOut } from "./frozen.ts";

@@ -13,7 +13,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { HookFn } from "../model/index.ts";
-import { decoderRow, encoderRow, preActivations } from "./clt.ts";
+import { addDecoded, decoderRow, encoderRow, jumpReluActivations, preActivations } from "./clt.ts";
 import type { PromptContext } from "./context.ts";
 import { frozenRun } from "./frozen.ts";
 
@@ -165,14 +165,7 @@ function replacementHooks(ctx: PromptContext, changes: InterventionResult["chang
       return undefined;
     };
     hooks[`blocks.${l}.hook_mlp_out`] = () => {
-      const pre = preActivations(clt, l, resid!, T);
-      const th = clt.threshold[l]!;
-      const a = new Float32Array(T * F);
-      for (let t = 0; t < T; t++)
-        for (let i = 0; i < F; i++) {
-          const z = pre[t * F + i]!;
-          if (z > th[i]! && z > 0) a[t * F + i] = z;
-        }
+      const a = jumpReluActivations(clt, l, resid!, T);
       for (const c of changes) if (c.layer === l) a[c.position * F + c.featureIndex] = c.to;
       acts.push(a);
       // reconstruction from the live activations + the clean error (mlp_out − clean reconstruction)
@@ -185,16 +178,7 @@ function replacementHooks(ctx: PromptContext, changes: InterventionResult["chang
           out.subarray(t * d, (t + 1) * d).map((x, k) => x + clt.bDec[l]![k]!),
           t * d,
         );
-      for (let src = 0; src <= l; src++) {
-        const as = acts[src]!;
-        for (let t = 0; t < T; t++)
-          for (let i = 0; i < F; i++) {
-            const z = as[t * F + i]!;
-            if (z === 0) continue;
-            const row = decoderRow(clt, src, i, l);
-            for (let k = 0; k < d; k++) out[t * d + k]! += z * row[k]!;
-          }
-      }
+      for (let t = 0; t < T; t++) addDecoded(clt, acts, l, t, out);
       return tf.tensor(out, [1, T, d]);
     };
   }

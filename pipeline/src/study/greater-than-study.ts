@@ -14,14 +14,14 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
+  addDecoded,
   attribute,
   buildContext,
   buildSourceLayout,
   type CltLike,
   computeRows,
-  decoderRow,
+  jumpReluActivations,
   logitTarget,
-  preActivations,
   type Target,
 } from "../attribution/index.ts";
 import { graphScores, nodeInfluence, writeFileAtomic } from "../graph/index.ts";
@@ -110,7 +110,7 @@ function metricsJson(m: GreaterThanMetrics): MetricsJson {
 
 /** Hooks replacing blocks.ℓ.hook_mlp_out (positions ≥ 1) by the CLT reconstruction of the live run. */
 export function cltReplacementHooks(clt: CltLike, B: number, T: number): Record<string, HookFn> {
-  const { nLayers: L, dModel: d, nFeatures: F } = clt.shape;
+  const { nLayers: L, dModel: d } = clt.shape;
   const hooks: Record<string, HookFn> = {};
   const acts: Float32Array[] = [];
   let resid: Float32Array | null = null;
@@ -121,15 +121,7 @@ export function cltReplacementHooks(clt: CltLike, B: number, T: number): Record<
     };
     hooks[`blocks.${l}.hook_mlp_out`] = (v) => {
       const rows = B * T;
-      const pre = preActivations(clt, l, resid!, rows);
-      const th = clt.threshold[l]!;
-      const a = new Float32Array(rows * F);
-      for (let r = 0; r < rows; r++)
-        for (let i = 0; i < F; i++) {
-          const z = pre[r * F + i]!;
-          if (z > th[i]! && z > 0) a[r * F + i] = z;
-        }
-      acts[l] = a;
+      acts[l] = jumpReluActivations(clt, l, resid!, rows);
       const out = new Float32Array(rows * d);
       const live = v.dataSync() as Float32Array;
       for (let r = 0; r < rows; r++) {
@@ -138,15 +130,7 @@ export function cltReplacementHooks(clt: CltLike, B: number, T: number): Record<
           continue;
         }
         out.set(clt.bDec[l]!, r * d);
-        for (let src = 0; src <= l; src++) {
-          const as = acts[src]!;
-          for (let i = 0; i < F; i++) {
-            const z = as[r * F + i]!;
-            if (z === 0) continue;
-            const dec = decoderRow(clt, src, i, l);
-            for (let k = 0; k < d; k++) out[r * d + k]! += z * dec[k]!;
-          }
-        }
+        addDecoded(clt, acts, l, r, out);
       }
       return tf.tensor(out, [B, T, d]);
     };
