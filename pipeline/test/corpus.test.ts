@@ -11,6 +11,7 @@ import {
   HELDOUT_NOUNS,
   TRAIN_NOUNS,
   validYears,
+  WAR_PROMPT,
   writeDemoCorpus,
 } from "../src/data/demo-corpus.ts";
 import { openCorpus } from "../src/data/index.ts";
@@ -61,13 +62,26 @@ test("valid years tokenize as [' XX', 'YY'] (checked token by token), centuries 
 
 test("noun split: disjoint, deterministic, held-out nouns never appear in the train split", () => {
   assert.equal(TRAIN_NOUNS.length + HELDOUT_NOUNS.length, EVENT_NOUNS.length);
-  assert.equal(HELDOUT_NOUNS.length, 30);
-  for (const n of ["siege", "treaty", "voyage", "reign"]) assert.ok(HELDOUT_NOUNS.includes(n));
-  assert.ok(!EVENT_NOUNS.includes("war"));
+  assert.equal(new Set([...TRAIN_NOUNS, ...HELDOUT_NOUNS]).size, EVENT_NOUNS.length);
+  assert.equal(HELDOUT_NOUNS.length, 31);
+  for (const n of ["siege", "treaty", "voyage", "reign", "war"]) assert.ok(HELDOUT_NOUNS.includes(n));
+  // "war" (Goodfire's prompt) is held out on top of every fourth of the other nouns.
+  assert.equal(EVENT_NOUNS.at(-1), "war");
+  const base = EVENT_NOUNS.slice(0, -1);
+  assert.deepEqual(HELDOUT_NOUNS, [...base.filter((_, i) => i % 4 === 1), "war"]);
+  assert.deepEqual(
+    TRAIN_NOUNS,
+    base.filter((_, i) => i % 4 !== 1),
+  );
+  assert.ok(TRAIN_NOUNS.includes("warfare") && !TRAIN_NOUNS.includes("war"));
   const train = TRAIN.join("\n").toLowerCase();
   for (const n of HELDOUT_NOUNS) {
     assert.ok(!new RegExp(`\\b${n}(s|es)?\\b`).test(train), `held-out noun "${n}" in train text`);
   }
+  // Token level too: the GPT-2 token " war" never occurs in the train split (" warfare" is its own token).
+  const war = encode(" war");
+  assert.equal(war.length, 1);
+  assert.ok(!TRAIN.some((t) => encode(t).includes(war[0] as number)));
   // Most train nouns do occur.
   assert.ok(TRAIN_NOUNS.filter((n) => train.includes(` ${n} `)).length > 80);
 });
@@ -82,9 +96,26 @@ test("train split: forward date ranges in one century with valid years, plus non
     assert.equal(Math.floor(a / 100), Math.floor(b / 100));
     assert.ok(valid.has(a) && valid.has(b), `${a} ${b}`);
   }
-  // Hanna's exact template starts many documents.
+  // Hanna's exact template and Goodfire's "… to {XX}{ZZ}" variant both start many documents.
   const opening = TRAIN.filter((t) => /^The \w+ lasted from the year \d{4} to the year \d{4}\./.test(t)).length;
   assert.ok(opening > 0.03 * TRAIN.length, `${opening}`);
+  const goodfireOpening = TRAIN.filter((t) => /^The \w+ lasted from the year \d{4} to \d{4}\./.test(t)).length;
+  assert.ok(goodfireOpening > 0.02 * TRAIN.length, `${goodfireOpening}`);
+  // Shares among forward ranges: Goodfire's variant ~20%, Hanna's wording (incl. "The {people} {noun}"
+  // and "The {noun} in {place}") ~42%.
+  const joined = TRAIN.join(" ");
+  const goodfire = [...joined.matchAll(/lasted from the year (\d{4}) to (\d{4})/g)];
+  const hanna = [...joined.matchAll(/lasted from the year \d{4} to the year \d{4}/g)].length;
+  assert.ok(
+    goodfire.length > 0.14 * all.length && goodfire.length < 0.26 * all.length,
+    `${goodfire.length}/${all.length}`,
+  );
+  assert.ok(hanna > 0.35 * all.length && hanna < 0.5 * all.length, `${hanna}/${all.length}`);
+  for (const m of goodfire) {
+    assert.ok(Number(m[2]) > Number(m[1]) && m[1]?.slice(0, 2) === m[2]?.slice(0, 2), m[0]);
+  }
+  // The war prompt's context with a train noun is in the corpus: "… lasted from the year 17YY to 17ZZ".
+  assert.ok(goodfire.some((m) => m[1]?.startsWith("17")));
   // Backward and unordered year lines exist.
   const backward = TRAIN.flatMap((t) => [...t.matchAll(/died in (\d{4}) and was born in (\d{4})/g)]);
   assert.ok(backward.length > 20 && backward.every((m) => Number(m[1]) > Number(m[2])));
@@ -109,6 +140,9 @@ test("held-out split: only forward date ranges with held-out nouns", () => {
   const joined = HELDOUT.join(" ");
   for (const n of TRAIN_NOUNS) assert.ok(!new RegExp(`\\b${n}\\b`).test(joined), n);
   assert.ok(HELDOUT_NOUNS.filter((n) => joined.includes(` ${n} `)).length === HELDOUT_NOUNS.length);
+  // The held-out split uses both templates, with "war" too.
+  assert.match(joined, /The war lasted from the year \d{4} to \d{4}\./);
+  assert.match(joined, /lasted from the year \d{4} to the year \d{4}\./);
 });
 
 test("deterministic from the seed; splits and seeds differ", () => {
@@ -117,11 +151,26 @@ test("deterministic from the seed; splits and seeds differ", () => {
   assert.notDeepEqual(HELDOUT.slice(0, 10), TRAIN.slice(0, 10));
 });
 
-test("greaterThanPrompt ends with the century token", () => {
+test("greaterThanPrompt ends with the century token (both templates); the war prompt is Goodfire's", () => {
   const ids = encode(greaterThanPrompt("siege", 17, 32));
   assert.equal(greaterThanPrompt("siege", 17, 32), "The siege lasted from the year 1732 to the year 17");
   assert.equal(decodeToken(ids.at(-1) as number), " 17");
   assert.equal(decodeToken(ids.at(-5) as number), "32");
+  assert.equal(greaterThanPrompt("siege", 17, 32, "goodfire"), "The siege lasted from the year 1732 to 17");
+  assert.equal(WAR_PROMPT, "The war lasted from the year 1711 to 17");
+  assert.equal(greaterThanPrompt("war", 17, 11, "goodfire"), WAR_PROMPT);
+  assert.deepEqual(encode(WAR_PROMPT).map(decodeToken), [
+    "The",
+    " war",
+    " lasted",
+    " from",
+    " the",
+    " year",
+    " 17",
+    "11",
+    " to",
+    " 17",
+  ]);
 });
 
 test("writeDemoCorpus writes readable JSONL atomically; the CLI does the same", async () => {

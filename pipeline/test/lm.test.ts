@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend/index.ts";
-import { HELDOUT_NOUNS, TRAIN_NOUNS } from "../src/data/demo-corpus.ts";
+import { HELDOUT_NOUNS, TRAIN_NOUNS, WAR_PROMPT } from "../src/data/demo-corpus.ts";
 import {
   AdamW,
   CompactVocab,
@@ -15,13 +15,16 @@ import {
   greaterThanEval,
   learningRate,
   probabilityDifference,
+  promptEval,
   type TrainLmOptions,
   trainLm,
   twoDigitTokenIds,
+  warPromptEval,
 } from "../src/lm/index.ts";
+import { fmtTime } from "../src/lm/progress.ts";
 import { loadModel } from "../src/model/load.ts";
 import { readSafetensors } from "../src/safetensors/index.ts";
-import { BOS_ID, decodeToken, encode } from "../src/tokenizer/index.ts";
+import { BOS_ID, decodeToken, encode, encodeWithBos } from "../src/tokenizer/index.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "atlas-lm-"));
 const DEMO = join(import.meta.dirname, "..", "assets", "demo-model");
@@ -129,6 +132,11 @@ test("clipGradients and the warmup + cosine schedule", () => {
   assert.ok(Math.abs(learningRate(10, 100, 1, 10, 0.1) - 1) < 1e-12);
   assert.ok(Math.abs(learningRate(55, 100, 1, 10, 0.1) - 0.55) < 1e-12);
   assert.ok(Math.abs(learningRate(100, 100, 1, 10, 0.1) - 0.1) < 1e-12);
+  // Progress times round once (839.8 s is 14m00s, not 13m60s).
+  assert.equal(fmtTime(839.8), "14m00s");
+  assert.equal(fmtTime(59.6), "1m00s");
+  assert.equal(fmtTime(125.2), "2m05s");
+  assert.equal(fmtTime(7.4), "7s");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +181,18 @@ test("probabilityDifference and the greater-than dataset", () => {
     assert.equal(it.ids[0], BOS_ID);
     assert.equal(decodeToken(it.ids.at(-1)!), ` ${it.century}`);
   }
+  assert.ok(items.some((it) => it.noun === "war"));
+  // Goodfire's template: same (noun, century, YY) draws, the prompt ends "… {XX}{YY} to {XX}".
+  const g = greaterThanDataset({ n: 194, nouns: HELDOUT_NOUNS, seed: 1, template: "goodfire" });
+  assert.deepEqual(
+    g.map((it) => [it.noun, it.century, it.yy]),
+    items.map((it) => [it.noun, it.century, it.yy]),
+  );
+  g.forEach((it, i) => {
+    assert.deepEqual(it.ids.slice(-3).map(decodeToken), [String(it.yy).padStart(2, "0"), " to", ` ${it.century}`]);
+    assert.deepEqual(items[i]!.ids.slice(-4).map(decodeToken), [" to", " the", " year", ` ${it.century}`]);
+    assert.deepEqual(it.ids.slice(0, -2), items[i]!.ids.slice(0, -4));
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -289,5 +309,40 @@ test("the shipped demo model loads and solves greater-than on held-out nouns (PD
   const lo = meanZZ(10);
   const hi = meanZZ(80);
   assert.ok(lo > 10 && hi > 80 && hi - lo > 40, `E[ZZ | YY=10] = ${lo}, E[ZZ | YY=80] = ${hi}`);
+  model.dispose();
+});
+
+test("the shipped demo model: Goodfire's template on held-out nouns and the war prompt", async () => {
+  const model = await loadModel(DEMO);
+  // " war" is in the compact vocabulary, so the exact headline prompt encodes (and round-trips).
+  const ids = encodeWithBos(WAR_PROMPT);
+  assert.deepEqual(model.toGpt2Ids(model.toModelIds(ids)), ids);
+  const held = greaterThanEval(
+    model,
+    greaterThanDataset({ n: 97, nouns: HELDOUT_NOUNS, seed: 99, template: "goodfire" }),
+  );
+  assert.ok(held.pd >= 0.5, `held-out PD, "… to {XX}" template: ${held.pd}`);
+  assert.ok(held.sharpness > 0, `sharpness ${held.sharpness}`);
+  const war = warPromptEval(model);
+  assert.equal(war.prompt, WAR_PROMPT);
+  assert.equal(war.yy, 11);
+  // The same prompt through the batched eval path gives the same distribution over "00".."99".
+  const ref = greaterThanEval(model, [{ noun: "war", century: 17, yy: 11, ids }]);
+  const p = ref.probs[0]!;
+  let greater = 0;
+  for (let z = 12; z < 100; z++) greater += p[z]!;
+  assert.ok(Math.abs(war.pGreater - greater) < 1e-5, `${war.pGreater} vs ${greater}`);
+  assert.ok(Math.abs(war.yearMass - ref.yearMass) < 1e-5);
+  assert.ok(Math.abs(war.pd - ref.pd) < 1e-5);
+  // Top-5: descending, and the best token is at least as likely as every two-digit token.
+  assert.equal(war.top.length, 5);
+  for (let i = 1; i < 5; i++) assert.ok(war.top[i - 1]!.p >= war.top[i]!.p);
+  assert.ok(war.top[0]!.p >= Math.max(...p) - 1e-6);
+  assert.equal(war.top[0]!.token, decodeToken(war.top[0]!.id));
+  // More than half of the two-digit mass is on later years (ZZ > 11).
+  assert.ok(war.greaterShare > 0.5, `p(ZZ>11) / p(two-digit) = ${war.greaterShare}`);
+  assert.ok(war.yearMass > 0.5, `two-digit mass ${war.yearMass}`);
+  // promptEval is the general form.
+  assert.deepEqual(promptEval(model, WAR_PROMPT, 11).top, war.top);
   model.dispose();
 });

@@ -6,7 +6,10 @@
 // look back), so the comparison has to be learned from the pattern.
 //
 // Event nouns are split deterministically into a train list and a held-out list that never occurs
-// in the train split; the greater-than study evaluates on the held-out nouns. Date-range years are
+// in the train split; the greater-than study evaluates on the held-out nouns. "war" is held out too,
+// so Goodfire's headline prompt ("The war lasted from the year 1711 to 17") tests the same
+// generalisation as Hanna's held-out nouns. Both wordings of the end year occur in training: Hanna's
+// "… to the year {XX}{ZZ}" and Goodfire's "… to {XX}{ZZ}". Date-range years are
 // restricted to those GPT-2 tokenizes as [" XX", "YY"] (Hanna's `get_valid_years`: centuries
 // 11..18, dropping each century's first and last valid year), so the answer is one two-digit token.
 // Everything is a deterministic function of the seed.
@@ -15,8 +18,8 @@ import { join } from "node:path";
 import { decodeToken, encode } from "../tokenizer/index.ts";
 import { Rng } from "./rng.ts";
 
-/** Hanna-style event nouns (sorted; the word "war" itself is not in the list, as in Hanna et al.). */
-export const EVENT_NOUNS: readonly string[] = [
+/** Hanna-style event nouns; the train/held-out split below is by index in this list. */
+const BASE_NOUNS: readonly string[] = [
   "abduction",
   "accord",
   "affair",
@@ -139,9 +142,20 @@ export const EVENT_NOUNS: readonly string[] = [
   "work",
 ];
 
-/** Every fourth noun (indices 1, 5, 9, …) is held out: it never appears in the train split. */
-export const HELDOUT_NOUNS: readonly string[] = EVENT_NOUNS.filter((_, i) => i % 4 === 1);
-export const TRAIN_NOUNS: readonly string[] = EVENT_NOUNS.filter((_, i) => i % 4 !== 1);
+/** Nouns held out on top of the index split: "war" is the noun of Goodfire's headline prompt. */
+const EXTRA_HELDOUT_NOUNS: readonly string[] = ["war"];
+
+/**
+ * Held-out nouns never appear in the train split: every fourth base noun (indices 1, 5, 9, …),
+ * then "war".
+ */
+export const HELDOUT_NOUNS: readonly string[] = [...BASE_NOUNS.filter((_, i) => i % 4 === 1), ...EXTRA_HELDOUT_NOUNS];
+export const TRAIN_NOUNS: readonly string[] = BASE_NOUNS.filter((_, i) => i % 4 !== 1);
+/** All event nouns, train and held-out: the base list, then "war". */
+export const EVENT_NOUNS: readonly string[] = [...BASE_NOUNS, ...EXTRA_HELDOUT_NOUNS];
+
+/** Goodfire's headline prompt (circuit-tracing replication), without BOS. */
+export const WAR_PROMPT = "The war lasted from the year 1711 to 17";
 
 export interface ValidYears {
   /** Century prefix, e.g. 17 for 1700–1799. */
@@ -178,9 +192,25 @@ export function validYears(): ValidYears[] {
   return out;
 }
 
-/** The greater-than prompt (without BOS): "The {noun} lasted from the year {XX}{YY} to the year {XX}". */
-export function greaterThanPrompt(noun: string, century: number, yy: number): string {
-  return `The ${noun} lasted from the year ${century}${pad2(yy)} to the year ${century}`;
+/**
+ * Wordings of the greater-than prompt: Hanna et al.'s "… to the year {XX}" and the variant of
+ * Goodfire's circuit-tracing replication, "… to {XX}".
+ */
+export type GreaterThanTemplate = "hanna" | "goodfire";
+export const GREATER_THAN_TEMPLATES: readonly GreaterThanTemplate[] = ["hanna", "goodfire"];
+
+/**
+ * The greater-than prompt (without BOS): "The {noun} lasted from the year {XX}{YY} to the year {XX}"
+ * (hanna) or "The {noun} lasted from the year {XX}{YY} to {XX}" (goodfire).
+ */
+export function greaterThanPrompt(
+  noun: string,
+  century: number,
+  yy: number,
+  template: GreaterThanTemplate = "hanna",
+): string {
+  const to = template === "hanna" ? "to the year" : "to";
+  return `The ${noun} lasted from the year ${century}${pad2(yy)} ${to} ${century}`;
 }
 
 export function pad2(n: number): string {
@@ -400,11 +430,18 @@ function person(r: Rng): string {
   return `${r.pick(NAMES)} ${r.pick(SURNAMES)}`;
 }
 
-/** Date ranges in increasing order (the greater-than pattern); the first is Hanna's exact template. */
+/**
+ * Date ranges in increasing order (the greater-than pattern); the first is Hanna's exact template,
+ * the second Goodfire's variant of it.
+ */
 const RANGE_TEMPLATES: Gen[] = [
   (r, n) => {
     const [a, b] = orderedYears(r);
     return `The ${n} lasted from the year ${a} to the year ${b}.`;
+  },
+  (r, n) => {
+    const [a, b] = orderedYears(r);
+    return `The ${n} lasted from the year ${a} to ${b}.`;
   },
   (r, n) => {
     const [a, b] = orderedYears(r);
@@ -567,9 +604,18 @@ const GENERAL_TEMPLATES: ((r: Rng) => string)[] = [
   (r) => `${person(r)} wrote ${2 + r.int(30)} letters to ${person(r)}.`,
 ];
 
-/** A forward date range; Hanna's exact template is drawn 35% of the time, the variants share the rest. */
+/** Share of forward date ranges in Hanna's exact template and in Goodfire's variant. */
+export const RANGE_TEMPLATE_SHARES = { hanna: 0.3, goodfire: 0.2 } as const;
+
+/** A forward date range: Hanna's template 30%, Goodfire's variant 20%, the other variants share the rest. */
 function rangeSentence(r: Rng, nouns: readonly string[]): string {
-  const template = r.next() < 0.35 ? (RANGE_TEMPLATES[0] as Gen) : r.pick(RANGE_TEMPLATES.slice(1));
+  const u = r.next();
+  const template =
+    u < RANGE_TEMPLATE_SHARES.hanna
+      ? (RANGE_TEMPLATES[0] as Gen)
+      : u < RANGE_TEMPLATE_SHARES.hanna + RANGE_TEMPLATE_SHARES.goodfire
+        ? (RANGE_TEMPLATES[1] as Gen)
+        : r.pick(RANGE_TEMPLATES.slice(2));
   return template(r, r.pick(nouns));
 }
 
@@ -592,7 +638,8 @@ export interface DemoCorpusOptions {
 /**
  * Documents of the demo corpus. Train documents have 1–4 sentences; 60% start with a date range
  * (so "<|endoftext|>The {noun} lasted from the year …" is a common document opening), and about
- * half of all sentences are forward date ranges (a third of them in Hanna's exact template).
+ * half of all sentences are forward date ranges (30% of them in Hanna's exact template, 20% in
+ * Goodfire's "… to {XX}{ZZ}" variant).
  * Held-out documents contain only date ranges with held-out nouns.
  */
 export function* demoDocuments(options: DemoCorpusOptions): Generator<{ text: string; tokens: number }> {

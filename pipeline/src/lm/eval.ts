@@ -1,13 +1,20 @@
 // Greater-than evaluation (Hanna, Liu & Variengien 2023) of a GPT-2-family model:
-//   prompt  "<|endoftext|>The {noun} lasted from the year {XX}{YY} to the year {XX}"
+//   prompt  "<|endoftext|>The {noun} lasted from the year {XX}{YY} to the year {XX}"   (hanna)
+//           "<|endoftext|>The {noun} lasted from the year {XX}{YY} to {XX}"            (goodfire)
 //   PD        = Σ_{ZZ>YY} p(ZZ) − Σ_{ZZ≤YY} p(ZZ)      over the two-digit tokens "00".."99"
 //   sharpness = p(YY+1) − p(YY−1)
 // with p the model's next-token distribution (softmax over its whole vocabulary) at the last position.
 import * as tf from "@tensorflow/tfjs";
-import { greaterThanPrompt, HELDOUT_NOUNS, validYears } from "../data/demo-corpus.ts";
+import {
+  type GreaterThanTemplate,
+  greaterThanPrompt,
+  HELDOUT_NOUNS,
+  validYears,
+  WAR_PROMPT,
+} from "../data/demo-corpus.ts";
 import { Rng } from "../data/rng.ts";
 import type { GPT2 } from "../model/gpt2.ts";
-import { encodeWithBos } from "../tokenizer/index.ts";
+import { decodeToken, encodeWithBos } from "../tokenizer/index.ts";
 import { twoDigitTokenIds } from "./vocab.ts";
 
 export interface GreaterThanItem {
@@ -20,10 +27,11 @@ export interface GreaterThanItem {
 
 /**
  * `n` prompts, balanced over YY as in Hanna et al. (YY cycles through 02..98; the century is drawn
- * among those where {XX}{YY} is a valid year), nouns cycling through a seeded permutation.
+ * among those where {XX}{YY} is a valid year), nouns cycling through a seeded permutation. The
+ * template only changes the wording: the same seed gives the same (noun, century, YY) items.
  */
 export function greaterThanDataset(
-  opts: { n?: number; nouns?: readonly string[]; seed?: number } = {},
+  opts: { n?: number; nouns?: readonly string[]; seed?: number; template?: GreaterThanTemplate } = {},
 ): GreaterThanItem[] {
   const n = opts.n ?? 490;
   const nouns = opts.nouns ?? HELDOUT_NOUNS;
@@ -38,7 +46,7 @@ export function greaterThanDataset(
     if (centuries.length === 0) continue;
     const century = rng.pick(centuries);
     const noun = order[i % order.length] as string;
-    out.push({ noun, century, yy, ids: encodeWithBos(greaterThanPrompt(noun, century, yy)) });
+    out.push({ noun, century, yy, ids: encodeWithBos(greaterThanPrompt(noun, century, yy, opts.template)) });
   }
   return out;
 }
@@ -106,4 +114,53 @@ export function greaterThanEval(model: GPT2, items: GreaterThanItem[], batchSize
   }
   const n = items.length;
   return { n, pd: pd / n, sharpness: sharpness / n, yearMass: yearMass / n, probs };
+}
+
+export interface PromptResult {
+  prompt: string;
+  /** The start year's two-digit suffix the answer is compared with. */
+  yy: number;
+  /** Σ_{ZZ>YY} p(ZZ) over "00".."99" (absolute next-token probability). */
+  pGreater: number;
+  /** Total probability on "00".."99". */
+  yearMass: number;
+  /** pGreater / yearMass: the share of the two-digit mass on later years. */
+  greaterShare: number;
+  pd: number;
+  sharpness: number;
+  /** The k most likely next tokens (GPT-2 id, text, probability), most likely first. */
+  top: { id: number; token: string; p: number }[];
+}
+
+/** Next-token distribution of one prompt (BOS prepended) with its greater-than numbers for `yy`. */
+export function promptEval(model: GPT2, prompt: string, yy: number, k = 5): PromptResult {
+  const rows = model.toModelIds(encodeWithBos(prompt));
+  const probs = tf.tidy(() => {
+    const { logits } = model.run([Array.from(rows)]);
+    const T = rows.length;
+    return tf.softmax(logits!.slice([0, T - 1, 0], [1, 1, model.config.vocabSize]).reshape([-1]));
+  });
+  const p = probs.dataSync() as Float32Array;
+  probs.dispose();
+  const yearRows = model.toModelIds(twoDigitTokenIds());
+  const py = Array.from(yearRows, (r) => p[r] as number);
+  let pGreater = 0;
+  let yearMass = 0;
+  py.forEach((x, z) => {
+    yearMass += x;
+    if (z > yy) pGreater += x;
+  });
+  const order = Array.from(p.keys()).sort((a, b) => (p[b] as number) - (p[a] as number) || a - b);
+  const topRows = order.slice(0, k);
+  const ids = model.toGpt2Ids(topRows);
+  const top = topRows.map((r, i) => {
+    const id = ids[i] as number;
+    return { id, token: decodeToken(id), p: p[r] as number };
+  });
+  return { prompt, yy, pGreater, yearMass, greaterShare: pGreater / yearMass, ...probabilityDifference(py, yy), top };
+}
+
+/** Goodfire's headline prompt "The war lasted from the year 1711 to 17" (YY = 11). */
+export function warPromptEval(model: GPT2, k = 5): PromptResult {
+  return promptEval(model, WAR_PROMPT, 11, k);
 }

@@ -4,7 +4,10 @@ export {
   type GreaterThanResult,
   greaterThanDataset,
   greaterThanEval,
+  type PromptResult,
   probabilityDifference,
+  promptEval,
+  warPromptEval,
 } from "./eval.ts";
 export { AdamW, type AdamWConfig, clipGradients, crossEntropy, learningRate } from "./optim.ts";
 export { demoVocab, LmOptions, type TrainLmOptions, type TrainLmResult, trainLm } from "./train.ts";

@@ -37,7 +37,9 @@ export class StepProgress {
 
 export function fmtTime(sec: number): string {
   if (!Number.isFinite(sec) || sec <= 0) return "0s";
-  const m = Math.floor(sec / 60);
-  const s = Math.round(sec % 60);
+  // Round once, so 839.8 s reads 14m00s rather than 13m60s.
+  const total = Math.round(sec);
+  const m = Math.floor(total / 60);
+  const s = total % 60;
   return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
 }

@@ -16,14 +16,27 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { initBackend } from "../backend/index.ts";
 import { contexts } from "../data/contexts.ts";
-import { demoDocuments, EVENT_NOUNS, HELDOUT_NOUNS, TRAIN_NOUNS, writeDemoCorpus } from "../data/demo-corpus.ts";
+import {
+  demoDocuments,
+  EVENT_NOUNS,
+  type GreaterThanTemplate,
+  HELDOUT_NOUNS,
+  TRAIN_NOUNS,
+  writeDemoCorpus,
+} from "../data/demo-corpus.ts";
 import { Rng } from "../data/rng.ts";
 import { openCorpus } from "../data/sources.ts";
 import { GPT2, type GPT2Config, parameterShapes } from "../model/gpt2.ts";
 import { loadModel, saveModel } from "../model/load.ts";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
 import { BOS_ID, encode } from "../tokenizer/index.ts";
-import { type GreaterThanResult, greaterThanDataset, greaterThanEval } from "./eval.ts";
+import {
+  type GreaterThanResult,
+  greaterThanDataset,
+  greaterThanEval,
+  type PromptResult,
+  warPromptEval,
+} from "./eval.ts";
 import { AdamW, clipGradients, crossEntropy, learningRate } from "./optim.ts";
 import { fmtTime, StepProgress } from "./progress.ts";
 import { CompactVocab } from "./vocab.ts";
@@ -83,8 +96,12 @@ export interface TrainLmResult {
   seconds: number;
   config: GPT2Config;
   vocabSize: number;
-  /** Held-out-noun greater-than results on the exported model. */
+  /** Held-out-noun greater-than results on the exported model (Hanna's template). */
   eval: Omit<GreaterThanResult, "probs"> | null;
+  /** The same for Goodfire's "… to {XX}" template. */
+  evalGoodfire: Omit<GreaterThanResult, "probs"> | null;
+  /** Goodfire's headline prompt "The war lasted from the year 1711 to 17" on the exported model. */
+  warPrompt: PromptResult | null;
 }
 
 const StateFile = z.object({
@@ -315,6 +332,7 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
     resume: dataState as never,
   });
   const evalItems = greaterThanDataset({ n: 97, nouns: HELDOUT_NOUNS, seed: 7 });
+  const evalItemsGoodfire = greaterThanDataset({ n: 97, nouns: HELDOUT_NOUNS, seed: 7, template: "goodfire" });
 
   const firstStep = step;
   const losses: number[] = [];
@@ -379,11 +397,12 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
       appendFileSync(metricsPath, `${JSON.stringify({ step, loss, lr, gradNorm, tokens, sec: +sec.toFixed(2) })}\n`);
       if (evalEvery > 0 && step % evalEvery === 0 && step < o.steps) {
         const ev = greaterThanEval(model, evalItems);
+        const evG = greaterThanEval(model, evalItemsGoodfire);
         appendFileSync(
           metricsPath,
-          `${JSON.stringify({ step, eval: "heldout", pd: ev.pd, sharpness: ev.sharpness })}\n`,
+          `${JSON.stringify({ step, eval: "heldout", pd: ev.pd, sharpness: ev.sharpness, pdGoodfire: evG.pd, sharpnessGoodfire: evG.sharpness })}\n`,
         );
-        progress?.update(step, `loss ${loss.toFixed(3)} PD ${ev.pd.toFixed(3)}`, true);
+        progress?.update(step, `loss ${loss.toFixed(3)} PD ${ev.pd.toFixed(3)} / ${evG.pd.toFixed(3)}`, true);
       }
       progress?.update(step, `loss ${loss.toFixed(3)} lr ${lr.toExponential(1)}`);
       if (sinceCkpt >= checkpointEvery || step === stopAt) writeCkpt();
@@ -414,6 +433,8 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
     config,
     vocabSize: vocab.size,
     eval: null,
+    evalGoodfire: null,
+    warPrompt: null,
   };
   if (step < o.steps || options.skipFinal) {
     tf.dispose(Object.values(variables));
@@ -428,13 +449,20 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
   });
   tf.dispose(Object.values(variables));
   const saved = await loadModel(modelDir);
-  const heldout = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns: HELDOUT_NOUNS, seed: 1234 }));
-  const train = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns: TRAIN_NOUNS, seed: 1234 }));
+  const gt = (nouns: readonly string[], template: GreaterThanTemplate) => {
+    const { probs: _p, ...r } = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns, seed: 1234, template }));
+    return r;
+  };
+  const ev = gt(HELDOUT_NOUNS, "hanna");
+  const evTrain = gt(TRAIN_NOUNS, "hanna");
+  const evG = gt(HELDOUT_NOUNS, "goodfire");
+  const evGTrain = gt(TRAIN_NOUNS, "goodfire");
+  const war = warPromptEval(saved);
   saved.dispose();
-  const { probs: _p, ...ev } = heldout;
-  const { probs: _q, ...evTrain } = train;
   result.modelDir = modelDir;
   result.eval = ev;
+  result.evalGoodfire = evG;
+  result.warPrompt = war;
   const summary = {
     options: o,
     steps: step,
@@ -445,12 +473,16 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
     vocabSize: vocab.size,
     heldoutNouns: ev,
     trainNouns: evTrain,
+    goodfire: { heldoutNouns: evG, trainNouns: evGTrain },
+    warPrompt: war,
   };
   writeFileSync(join(out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   log(
     `done: ${step} steps in ${fmtTime(seconds)}, final loss ${finalLoss.toFixed(4)}; greater-than on held-out nouns ` +
       `(n=${ev.n}): PD ${ev.pd.toFixed(3)}, sharpness ${ev.sharpness.toFixed(3)}, year-token mass ` +
-      `${ev.yearMass.toFixed(3)}; train nouns PD ${evTrain.pd.toFixed(3)} → ${modelDir}`,
+      `${ev.yearMass.toFixed(3)}; train nouns PD ${evTrain.pd.toFixed(3)}; "… to {XX}" template: held-out PD ` +
+      `${evG.pd.toFixed(3)}, sharpness ${evG.sharpness.toFixed(3)}; "${war.prompt}": p(ZZ>11) ` +
+      `${war.pGreater.toFixed(3)} of ${war.yearMass.toFixed(3)} → ${modelDir}`,
   );
   return result;
 }

@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
-import { HELDOUT_NOUNS, TRAIN_NOUNS } from "../../data/demo-corpus.ts";
-import { greaterThanDataset, greaterThanEval } from "../../lm/eval.ts";
+import { GREATER_THAN_TEMPLATES, HELDOUT_NOUNS, TRAIN_NOUNS } from "../../data/demo-corpus.ts";
+import { greaterThanDataset, greaterThanEval, warPromptEval } from "../../lm/eval.ts";
 import { trainLm } from "../../lm/train.ts";
 import { loadModel } from "../../model/load.ts";
 
@@ -31,7 +31,12 @@ const TrainArgs = z.object({
   quiet: z.boolean().optional(),
 });
 
-const EvalArgs = z.object({ n: int.positive(), nouns: z.enum(["heldout", "train"]), seed: int.min(0) });
+const EvalArgs = z.object({
+  n: int.positive(),
+  nouns: z.enum(["heldout", "train"]),
+  seed: int.min(0),
+  template: z.enum(["hanna", "goodfire", "both"]),
+});
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
   const r = schema.safeParse(raw);
@@ -83,24 +88,40 @@ export function register(program: Command): void {
       if (r.modelDir) process.stdout.write(`${r.modelDir}\n`);
     });
   lm.command("eval")
-    .description("greater-than PD and cutoff sharpness of a model folder on held-out (or train) event nouns")
+    .description(
+      "greater-than PD and cutoff sharpness of a model folder on held-out (or train) event nouns, one JSON " +
+        'line per template, then p(ZZ>11) and the top-5 next tokens of "The war lasted from the year 1711 to 17"',
+    )
     .argument("[model-dir]", "HF model folder (default: the shipped demo model)", DEMO_MODEL_DIR)
     .option("--n <n>", "prompts (YY balanced over 02..98)", "490")
     .option("--nouns <which>", "heldout | train", "heldout")
     .option("--seed <n>", "dataset seed", "1234")
+    .option("--template <which>", 'hanna ("… to the year {XX}") | goodfire ("… to {XX}") | both', "both")
     .action(async (dir: string, raw: unknown) => {
       const o = parse(EvalArgs, raw, "lm eval");
       await initBackend(undefined, { quiet: true });
       const model = await loadModel(dir);
-      const items = greaterThanDataset({
-        n: o.n,
-        nouns: o.nouns === "heldout" ? HELDOUT_NOUNS : TRAIN_NOUNS,
-        seed: o.seed,
-      });
-      const r = greaterThanEval(model, items);
+      const templates = o.template === "both" ? GREATER_THAN_TEMPLATES : [o.template];
+      for (const template of templates) {
+        const items = greaterThanDataset({
+          n: o.n,
+          nouns: o.nouns === "heldout" ? HELDOUT_NOUNS : TRAIN_NOUNS,
+          seed: o.seed,
+          template,
+        });
+        const r = greaterThanEval(model, items);
+        process.stdout.write(
+          `${JSON.stringify({ model: dir, template, nouns: o.nouns, n: r.n, pd: r.pd, sharpness: r.sharpness, yearMass: r.yearMass })}\n`,
+        );
+      }
+      // Goodfire's headline prompt needs " war" in the vocabulary (absent from older compact vocabularies).
+      let war: ReturnType<typeof warPromptEval> | null = null;
+      try {
+        war = warPromptEval(model);
+      } catch (err) {
+        process.stderr.write(`atlas: war prompt skipped: ${(err as Error).message}\n`);
+      }
       model.dispose();
-      process.stdout.write(
-        `${JSON.stringify({ model: dir, nouns: o.nouns, n: r.n, pd: r.pd, sharpness: r.sharpness, yearMass: r.yearMass })}\n`,
-      );
+      if (war) process.stdout.write(`${JSON.stringify({ model: dir, ...war })}\n`);
     });
 }
