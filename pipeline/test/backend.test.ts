@@ -1,6 +1,7 @@
 // The "blas" backend (nblas sgemm + fast-path kernels + fused kernels) against stock tfjs cpu, wasm
 // and float64 references computed here.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
@@ -119,6 +120,27 @@ describe("initBackend", () => {
       else process.env.ATLAS_BACKEND = saved;
     }
   });
+});
+
+test("no tfjs-node banner: a tensor before initBackend, then the stock cpu backend after it", () => {
+  // A fresh process: the banner is printed once per cpu backend instance, on its first tensor write.
+  const script = [
+    'import * as tf from "@tensorflow/tfjs";',
+    `const { initBackend } = await import(${JSON.stringify(new URL("../src/backend/index.ts", import.meta.url).href)});`,
+    "tf.scalar(1).dispose();",
+    "await initBackend(undefined, { quiet: true });",
+    'await tf.setBackend("cpu");',
+    "tf.scalar(2).dispose();",
+    'process.stdout.write("done");',
+  ].join("\n");
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: new URL("..", import.meta.url),
+    encoding: "utf8",
+    env: { ...process.env, ATLAS_BACKEND: "" },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "done");
+  assert.doesNotMatch(r.stderr + r.stdout, /looks like you are running TensorFlow\.js in Node\.js/);
 });
 
 describe("wasm backend", () => {

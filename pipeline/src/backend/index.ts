@@ -34,6 +34,24 @@ export interface BackendInfo {
 let current: BackendInfo | null = null;
 let blasRegistered: string | null | undefined; // description, null = unavailable, undefined = not tried
 
+/**
+ * tfjs-backend-cpu prints a "looks like you are running TensorFlow.js in Node.js" banner on the first
+ * tensor write of every cpu backend instance, including ones tfjs creates on its own (a tensor made
+ * before `initBackend`, `tf.setBackend("cpu")`, the "blas" subclass). We log our own backend line,
+ * so pin the instances' `firstUse` flag to false through an accessor on the shared prototype.
+ */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend("cpu");
+  if (!cpu) return;
+  Object.defineProperty(Object.getPrototypeOf(cpu), "firstUse", {
+    configurable: true,
+    get: () => false,
+    set: () => {},
+  });
+  delete (cpu as { firstUse?: boolean }).firstUse; // this instance predates the accessor
+}
+silenceCpuBanner();
+
 /** The active backend, or null before `initBackend`. */
 export function backendInfo(): BackendInfo | null {
   return current;
@@ -62,9 +80,7 @@ function registerBlas(): string | null {
   }
   const Cpu = (tf.findBackend("cpu") as object).constructor as new () => tf.KernelBackend;
   tf.registerBackend("blas", () => {
-    const b = new Cpu() as tf.KernelBackend & { firstUse?: boolean };
-    b.firstUse = false; // silence the "install tfjs-node" banner: this is the fast path
-    return b;
+    return new Cpu();
   });
   cloneKernels("cpu", "blas", overrides(sgemm));
   registerFused("blas", sgemm);
@@ -143,7 +159,6 @@ async function tryBackend(name: BackendPref): Promise<string | null> {
       }
     case "cpu": {
       const ok = await tf.setBackend("cpu");
-      (tf.backend() as { firstUse?: boolean }).firstUse = false;
       return ok ? "cpu (pure JS kernels)" : null;
     }
   }
