@@ -10,6 +10,12 @@ const program = new Command()
 
 registerCommands(program);
 
+// `atlas logits … | head` closes the pipe early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
