@@ -7,6 +7,7 @@ import { GREATER_THAN_TEMPLATES, HELDOUT_NOUNS, TRAIN_NOUNS } from "../../data/d
 import { greaterThanDataset, greaterThanEval, warPromptEval } from "../../lm/eval.ts";
 import { trainLm } from "../../lm/train.ts";
 import { loadModel } from "../../model/load.ts";
+import { parseOptions } from "../options.ts";
 
 /** pipeline/assets/demo-model, wherever the CLI is started from. */
 export const DEMO_MODEL_DIR = fileURLToPath(new URL("../../../assets/demo-model", import.meta.url));
@@ -38,12 +39,6 @@ const EvalArgs = z.object({
   template: z.enum(["hanna", "goodfire", "both"]),
 });
 
-function parse<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new Error(`${what}: ${z.prettifyError(r.error).replace(/\n/g, "; ")}`);
-  return r.data;
-}
-
 export function register(program: Command): void {
   const lm = program.command("lm").description("the small offline demo language model");
   lm.command("train")
@@ -67,7 +62,7 @@ export function register(program: Command): void {
     .option("--resume", "continue the run in --out from its checkpoint")
     .option("--quiet", "no progress output")
     .action(async (raw: unknown) => {
-      const o = parse(TrainArgs, raw, "lm train");
+      const o = parseOptions(TrainArgs, raw, "lm train");
       const r = await trainLm({
         out: o.out,
         seed: o.seed,
@@ -98,7 +93,7 @@ export function register(program: Command): void {
     .option("--seed <n>", "dataset seed", "1234")
     .option("--template <which>", 'hanna ("… to the year {XX}") | goodfire ("… to {XX}") | both', "both")
     .action(async (dir: string, raw: unknown) => {
-      const o = parse(EvalArgs, raw, "lm eval");
+      const o = parseOptions(EvalArgs, raw, "lm eval");
       await initBackend(undefined, { quiet: true });
       const model = await loadModel(dir);
       const templates = o.template === "both" ? GREATER_THAN_TEMPLATES : [o.template];
