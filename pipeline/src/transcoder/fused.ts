@@ -63,6 +63,12 @@ export class FusedStep {
   private countBelow: Float64Array[];
   private sumZBelow: Float64Array[];
   private negPre: Float64Array;
+  private negPreF32: Float32Array;
+  /** Per layer: column indices of the "candidate" elements of z (ε-window or above θ), row by row. */
+  private cand: Int32Array[];
+  /** Per layer: cand[rowStart[t] .. rowStart[t+1]) are row t's candidates. */
+  private rowStart: Int32Array[];
+  private rowScratch: Float32Array;
   private sparseInactive: Float64Array;
   private pair = new Float64Array(2);
   private xSum: Float64Array;
@@ -93,6 +99,10 @@ export class FusedStep {
     this.sumZBelow = per64();
     this.countEq = Array.from({ length: L }, () => new Uint32Array(F));
     this.negPre = new Float64Array(F);
+    this.negPreF32 = new Float32Array(F);
+    this.cand = Array.from({ length: L }, () => new Int32Array(B * F));
+    this.rowStart = Array.from({ length: L }, () => new Int32Array(B + 1));
+    this.rowScratch = new Float32Array(F);
     this.xSum = new Float64Array(d);
     this.ySum = new Float64Array(L * d);
     this.gbDec = new Float64Array(L * d);
@@ -127,6 +137,10 @@ export class FusedStep {
     let sp = 0;
     let pre = 0;
     const c = k.c;
+    // Elements with θ − z ≥ hh are below the ε-window: a = 0, no θ-gradient and dL/dz = −λ_P/B·n,
+    // so both passes only do per-element work on the others (the "candidates", a few % of z).
+    // hh > 0 keeps z = θ a candidate when the bandwidth is 0.
+    const hh = k.bandwidth / 2 > 0 ? k.bandwidth / 2 : Number.MIN_VALUE;
     for (let l = 0; l < L; l++) {
       const z = this.z[l]!;
       const a = this.a[l]!;
@@ -155,7 +169,7 @@ export class FusedStep {
       const eq = this.countEq[l]!.fill(0);
       fired.fill(0);
       a.fill(0);
-      forwardPass(z, a, th, n, fired, szA, eq, B, F, c, this.pair);
+      forwardPass(z, a, th, n, fired, szA, eq, this.cand[l]!, this.rowStart[l]!, B, F, c, hh, this.pair);
       const act = this.pair[0]!;
       sp += this.pair[1]!;
       const below = this.countBelow[l]!;
@@ -238,13 +252,35 @@ export class FusedStep {
       const gB = this.gBenc.fill(0);
       const negPre = this.negPre;
       const sparseInactive = this.sparseInactive;
+      const negPreF32 = this.negPreF32;
       for (let i = 0; i < F; i++) {
         negPre[i] = -lpB * nr[i]!;
+        negPreF32[i] = negPre[i]!;
         // a = 0 below θ, so d tanh(c·n·a)/da = c·n there
         sparseInactive[i] = lamB * c * nr[i]!;
       }
       const thEps = 1 / eps;
-      backwardPass(z, ga, th, nr, negPre, sparseInactive, gTh, gN, gB, B, F, c, lamB, half, thEps);
+      backwardPass(
+        z,
+        ga,
+        th,
+        nr,
+        negPre,
+        negPreF32,
+        sparseInactive,
+        gTh,
+        gN,
+        gB,
+        this.cand[l]!,
+        this.rowStart[l]!,
+        this.rowScratch,
+        B,
+        F,
+        c,
+        lamB,
+        half,
+        thEps,
+      );
       // pre-activation terms, per feature: d/dθ = λ_P/B·n·count_below; d/dn = λ_P/B·Σ_below(θ−z);
       // d/db_enc = −λ_P/B·n·count_below
       for (let i = 0; i < F; i++) {
@@ -280,7 +316,11 @@ export class FusedStep {
 // The two hot loops live in small top-level functions with monomorphic typed-array arguments: V8
 // optimizes these far better than the same loops inlined in the long run() method.
 
-/** JumpReLU and per-feature sums for one layer; out = [active count, Σ tanh(c·n·a)]. */
+/**
+ * JumpReLU and per-feature sums for one layer; out = [active count, Σ tanh(c·n·a)]. Also lists the
+ * candidate elements (not below the ε-window: !(θ − z ≥ hh), which includes NaN) per row for the
+ * backward pass. `a` must be zero on entry.
+ */
 function forwardPass(
   z: Float32Array,
   a: Float32Array,
@@ -289,29 +329,38 @@ function forwardPass(
   fired: Uint32Array,
   szA: Float64Array,
   eq: Uint32Array,
+  cand: Int32Array,
+  rowStart: Int32Array,
   B: number,
   F: number,
   c: number,
+  hh: number,
   out: Float64Array,
 ): void {
   let act = 0;
   let sp = 0;
+  let nc = 0;
   for (let t = 0; t < B; t++) {
     const off = t * F;
+    rowStart[t] = nc;
     for (let i = 0; i < F; i++) {
       const zi = z[off + i]!;
       const ti = th[i]!;
-      if (zi > ti) {
-        a[off + i] = zi;
-        fired[i]!++;
-        szA[i]! += zi;
-        act++;
-        sp += Math.tanh(c * n[i]! * zi);
-      } else if (zi === ti) {
-        eq[i]!++;
+      if (!(ti - zi >= hh)) {
+        cand[nc++] = i;
+        if (zi > ti) {
+          a[off + i] = zi;
+          fired[i]!++;
+          szA[i]! += zi;
+          act++;
+          sp += Math.tanh(c * n[i]! * zi);
+        } else if (zi === ti) {
+          eq[i]!++;
+        }
       }
     }
   }
+  rowStart[B] = nc;
   out[0] = act;
   out[1] = sp;
 }
@@ -319,7 +368,9 @@ function forwardPass(
 /**
  * Backward through the sparsity term and the JumpReLU for one layer: ga holds dMSE/da on entry and
  * dL/dz on exit (pre-activation terms other than the per-element z-gradient are added per feature
- * by the caller).
+ * by the caller). Per row: the candidates are handled from the MSE gradient, then the row is
+ * overwritten with −λ_P/B·n (the gradient of every element below the window) and the candidates'
+ * values are put back.
  */
 function backwardPass(
   z: Float32Array,
@@ -327,10 +378,14 @@ function backwardPass(
   th: Float32Array,
   nr: Float32Array,
   negPre: Float64Array,
+  negPreF32: Float32Array,
   sparseInactive: Float64Array,
   gTh: Float64Array,
   gN: Float64Array,
   gB: Float64Array,
+  cand: Int32Array,
+  rowStart: Int32Array,
+  scratch: Float32Array,
   B: number,
   F: number,
   c: number,
@@ -340,7 +395,10 @@ function backwardPass(
 ): void {
   for (let t = 0; t < B; t++) {
     const off = t * F;
-    for (let i = 0; i < F; i++) {
+    const s = rowStart[t]!;
+    const e = rowStart[t + 1]!;
+    for (let q = s; q < e; q++) {
+      const i = cand[q]!;
       const zi = z[off + i]!;
       const ti = th[i]!;
       if (zi > ti) {
@@ -349,14 +407,16 @@ function backwardPass(
         const s2 = 1 - tv * tv;
         const gat = ga[off + i]! + lamB * c * ni * s2;
         gN[i]! += lamB * c * zi * s2;
-        ga[off + i] = gat;
+        scratch[q - s] = gat;
         gB[i]! += gat;
         if (zi - ti < half) gTh[i]! -= ti * thEps * gat;
       } else {
         const g0 = ga[off + i]!;
-        ga[off + i] = zi < ti ? negPre[i]! : 0;
+        scratch[q - s] = zi < ti ? negPre[i]! : 0;
         if (ti - zi < half) gTh[i]! -= ti * thEps * (g0 + sparseInactive[i]!);
       }
     }
+    ga.set(negPreF32, off);
+    for (let q = s; q < e; q++) ga[off + cand[q]!] = scratch[q - s]!;
   }
 }
