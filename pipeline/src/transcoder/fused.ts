@@ -69,6 +69,8 @@ export class FusedStep {
   /** Per layer: cand[rowStart[t] .. rowStart[t+1]) are row t's candidates. */
   private rowStart: Int32Array[];
   private rowScratch: Float32Array;
+  /** Per layer: tanh(c·n·z) of each active candidate (same index as cand), reused by the backward. */
+  private tanhCand: Float64Array[];
   private sparseInactive: Float64Array;
   private pair = new Float64Array(2);
   private xSum: Float64Array;
@@ -103,7 +105,8 @@ export class FusedStep {
     this.cand = Array.from({ length: L }, () => new Int32Array(B * F));
     this.rowStart = Array.from({ length: L }, () => new Int32Array(B + 1));
     this.rowScratch = new Float32Array(F);
-    this.xSum = new Float64Array(d);
+    this.tanhCand = Array.from({ length: L }, () => new Float64Array(0));
+    this.xSum = new Float64Array(L * d);
     this.ySum = new Float64Array(L * d);
     this.gbDec = new Float64Array(L * d);
     this.sparseInactive = new Float64Array(F);
@@ -141,6 +144,7 @@ export class FusedStep {
     // so both passes only do per-element work on the others (the "candidates", a few % of z).
     // hh > 0 keeps z = θ a candidate when the bandwidth is 0.
     const hh = k.bandwidth / 2 > 0 ? k.bandwidth / 2 : Number.MIN_VALUE;
+    columnSums(x, B, Ld, this.xSum);
     for (let l = 0; l < L; l++) {
       const z = this.z[l]!;
       const a = this.a[l]!;
@@ -152,24 +156,17 @@ export class FusedStep {
       const fired = st.fired[l]!;
       // Σ_t z_ti = (Σ_t x_t)·W_enc[:, i] + B·b_i (float64, instead of a sum in the hot loop)
       const sz = this.sumZ[l]!;
-      const xs = this.xSum;
-      xs.fill(0);
-      for (let t = 0; t < B; t++) {
-        const o = t * Ld + l * d;
-        for (let r = 0; r < d; r++) xs[r]! += x[o + r]!;
-      }
-      const we = p.wEnc[l]!;
-      for (let i = 0; i < F; i++) sz[i] = B * b[i]!;
-      for (let r = 0; r < d; r++) {
-        const xr = xs[r]!;
-        const o = r * F;
-        for (let i = 0; i < F; i++) sz[i]! += xr * we[o + i]!;
-      }
+      sumPreActs(this.xSum, l * d, d, p.wEnc[l]!, b, B, F, sz);
       const szA = this.sumZActive[l]!.fill(0);
       const eq = this.countEq[l]!.fill(0);
       fired.fill(0);
-      a.fill(0);
-      forwardPass(z, a, th, n, fired, szA, eq, this.cand[l]!, this.rowStart[l]!, B, F, c, hh, this.pair);
+      const cand = this.cand[l]!;
+      const rowStart = this.rowStart[l]!;
+      // a is nonzero only at the previous step's candidates: clear those instead of all of a
+      clearCandidates(a, cand, rowStart, B, F);
+      const nc = scanCandidates(z, th, cand, rowStart, B, F, hh);
+      if (this.tanhCand[l]!.length < nc) this.tanhCand[l] = new Float64Array(Math.ceil(nc * 1.25));
+      forwardPass(z, a, th, n, fired, szA, eq, cand, rowStart, this.tanhCand[l]!, B, F, c, this.pair);
       const act = this.pair[0]!;
       sp += this.pair[1]!;
       const below = this.countBelow[l]!;
@@ -194,28 +191,7 @@ export class FusedStep {
     st.sst.fill(0);
     const ysum = this.ySum.fill(0);
     const gbd = this.gbDec.fill(0);
-    const s2B = 2 / B;
-    for (let t = 0; t < B; t++) {
-      const off = t * Ld;
-      for (let j = 0; j < L; j++) {
-        let se = 0;
-        let sy2 = 0;
-        const o = off + j * d;
-        const oj = j * d;
-        for (let r = 0; r < d; r++) {
-          const yv = y[o + r]!;
-          const e = yhat[o + r]! - yv;
-          const gq = e * s2B;
-          yhat[o + r] = gq;
-          se += e * e;
-          sy2 += yv * yv;
-          ysum[oj + r]! += yv;
-          gbd[oj + r]! += gq;
-        }
-        st.sse[j]! += se;
-        st.sst[j]! += sy2;
-      }
-    }
+    msePass(y, yhat, ysum, gbd, st.sse, st.sst, B, L, d);
     for (let j = 0; j < L; j++) {
       let m2 = 0;
       for (let r = 0; r < d; r++) m2 += ysum[j * d + r]! ** 2;
@@ -273,6 +249,7 @@ export class FusedStep {
         gB,
         this.cand[l]!,
         this.rowStart[l]!,
+        this.tanhCand[l]!,
         this.rowScratch,
         B,
         F,
@@ -298,28 +275,132 @@ export class FusedStep {
         glt[i] = gTh[i]! * th[i]!; // chain rule through θ = exp(logθ)
       }
       // norm terms: d‖w‖/dw = w/‖w‖
-      const wd = p.wDec[l]!;
-      const gwd = grads.wDec[l]!;
-      for (let i = 0; i < F; i++) {
-        const ni = nr[i]!;
-        if (!(ni > 0)) continue;
-        const coef = gN[i]! / ni;
-        if (coef === 0) continue;
-        const off = i * n;
-        for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
-      }
+      normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n);
     }
     return st;
   }
 }
 
-// The two hot loops live in small top-level functions with monomorphic typed-array arguments: V8
+// The hot loops live in small top-level functions with monomorphic typed-array arguments: V8
 // optimizes these far better than the same loops inlined in the long run() method.
 
+/** out[q] = Σ_t x[t·Ld + q] (float64). */
+function columnSums(x: Float32Array, B: number, Ld: number, out: Float64Array): void {
+  out.fill(0);
+  for (let t = 0; t < B; t++) {
+    const o = t * Ld;
+    for (let q = 0; q < Ld; q++) out[q]! += x[o + q]!;
+  }
+}
+
+/** sz_i = B·b_i + Σ_r xs[xo + r]·W_enc[r, i]: Σ_t z_ti of one layer from the column sums of x. */
+function sumPreActs(
+  xs: Float64Array,
+  xo: number,
+  d: number,
+  we: Float32Array,
+  b: Float32Array,
+  B: number,
+  F: number,
+  sz: Float64Array,
+): void {
+  for (let i = 0; i < F; i++) sz[i] = B * b[i]!;
+  for (let r = 0; r < d; r++) {
+    const xr = xs[xo + r]!;
+    const o = r * F;
+    for (let i = 0; i < F; i++) sz[i]! += xr * we[o + i]!;
+  }
+}
+
 /**
- * JumpReLU and per-feature sums for one layer; out = [active count, Σ tanh(c·n·a)]. Also lists the
- * candidate elements (not below the ε-window: !(θ − z ≥ hh), which includes NaN) per row for the
- * backward pass. `a` must be zero on entry.
+ * MSE and its gradient in one pass over [B, L·d]: yhat ← 2(ŷ − y)/B; per layer Σ‖ŷ − y‖² into sse
+ * and Σ‖y‖² into sst; per column Σy into ysum and Σ dMSE/dŷ into gbd.
+ */
+function msePass(
+  y: Float32Array,
+  yhat: Float32Array,
+  ysum: Float64Array,
+  gbd: Float64Array,
+  sse: Float64Array,
+  sst: Float64Array,
+  B: number,
+  L: number,
+  d: number,
+): void {
+  const Ld = L * d;
+  const s2B = 2 / B;
+  for (let t = 0; t < B; t++) {
+    const off = t * Ld;
+    for (let j = 0; j < L; j++) {
+      let se = 0;
+      let sy2 = 0;
+      const o = off + j * d;
+      const oj = j * d;
+      for (let r = 0; r < d; r++) {
+        const yv = y[o + r]!;
+        const e = yhat[o + r]! - yv;
+        const gq = e * s2B;
+        yhat[o + r] = gq;
+        se += e * e;
+        sy2 += yv * yv;
+        ysum[oj + r]! += yv;
+        gbd[oj + r]! += gq;
+      }
+      sse[j]! += se;
+      sst[j]! += sy2;
+    }
+  }
+}
+
+/** Decoder-norm terms: gwd[i, :] += (gN_i/‖w_i‖)·wd[i, :] (d‖w‖/dw = w/‖w‖), rows of length n. */
+function normGrad(wd: Float32Array, gwd: Float32Array, nr: Float32Array, gN: Float64Array, F: number, n: number): void {
+  for (let i = 0; i < F; i++) {
+    const ni = nr[i]!;
+    if (!(ni > 0)) continue;
+    const coef = gN[i]! / ni;
+    if (coef === 0) continue;
+    const off = i * n;
+    for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
+  }
+}
+
+/** a[t, i] = 0 for every listed candidate (row by row, as scanCandidates left them). */
+function clearCandidates(a: Float32Array, cand: Int32Array, rowStart: Int32Array, B: number, F: number): void {
+  for (let t = 0; t < B; t++) {
+    const off = t * F;
+    const e = rowStart[t + 1]!;
+    for (let q = rowStart[t]!; q < e; q++) a[off + cand[q]!] = 0;
+  }
+}
+
+/**
+ * Lists, row by row, the column indices of the candidate elements of z: those not below the
+ * ε-window, !(θ − z ≥ hh) (which includes NaN). Returns their count. The only dense pass over z.
+ */
+function scanCandidates(
+  z: Float32Array,
+  th: Float32Array,
+  cand: Int32Array,
+  rowStart: Int32Array,
+  B: number,
+  F: number,
+  hh: number,
+): number {
+  let nc = 0;
+  for (let t = 0; t < B; t++) {
+    const off = t * F;
+    rowStart[t] = nc;
+    for (let i = 0; i < F; i++) {
+      if (!(th[i]! - z[off + i]! >= hh)) cand[nc++] = i;
+    }
+  }
+  rowStart[B] = nc;
+  return nc;
+}
+
+/**
+ * JumpReLU and per-feature sums over one layer's candidates; out = [active count, Σ tanh(c·n·a)].
+ * `a` must be zero at the candidates on entry; tanh(c·n·z) of active candidates goes to tanhC.
  */
 function forwardPass(
   z: Float32Array,
@@ -331,36 +412,34 @@ function forwardPass(
   eq: Uint32Array,
   cand: Int32Array,
   rowStart: Int32Array,
+  tanhC: Float64Array,
   B: number,
   F: number,
   c: number,
-  hh: number,
   out: Float64Array,
 ): void {
   let act = 0;
   let sp = 0;
-  let nc = 0;
   for (let t = 0; t < B; t++) {
     const off = t * F;
-    rowStart[t] = nc;
-    for (let i = 0; i < F; i++) {
+    const e = rowStart[t + 1]!;
+    for (let q = rowStart[t]!; q < e; q++) {
+      const i = cand[q]!;
       const zi = z[off + i]!;
       const ti = th[i]!;
-      if (!(ti - zi >= hh)) {
-        cand[nc++] = i;
-        if (zi > ti) {
-          a[off + i] = zi;
-          fired[i]!++;
-          szA[i]! += zi;
-          act++;
-          sp += Math.tanh(c * n[i]! * zi);
-        } else if (zi === ti) {
-          eq[i]!++;
-        }
+      if (zi > ti) {
+        a[off + i] = zi;
+        fired[i]!++;
+        szA[i]! += zi;
+        act++;
+        const tv = Math.tanh(c * n[i]! * zi);
+        tanhC[q] = tv;
+        sp += tv;
+      } else if (zi === ti) {
+        eq[i]!++;
       }
     }
   }
-  rowStart[B] = nc;
   out[0] = act;
   out[1] = sp;
 }
@@ -385,6 +464,7 @@ function backwardPass(
   gB: Float64Array,
   cand: Int32Array,
   rowStart: Int32Array,
+  tanhC: Float64Array,
   scratch: Float32Array,
   B: number,
   F: number,
@@ -403,7 +483,7 @@ function backwardPass(
       const ti = th[i]!;
       if (zi > ti) {
         const ni = nr[i]!;
-        const tv = Math.tanh(c * ni * zi);
+        const tv = tanhC[q]!;
         const s2 = 1 - tv * tv;
         const gat = ga[off + i]! + lamB * c * ni * s2;
         gN[i]! += lamB * c * zi * s2;
