@@ -51,9 +51,13 @@ export class FusedStep {
   readonly d: number;
   readonly F: number;
   readonly B: number;
-  private z: Float32Array[];
+  // z and dL/dz are needed one layer at a time (the backward reads z only at the candidates, kept
+  // in zCand), so one buffer each serves every layer and stays in cache; a is needed per layer.
+  private z: Float32Array;
   private a: Float32Array[];
-  private ga: Float32Array[];
+  private ga: Float32Array;
+  /** Per layer: z at each candidate (same index as cand). */
+  private zCand: Float32Array[];
   private yhat: Float32Array;
   private norms: Float32Array[];
   private theta: Float32Array[];
@@ -69,6 +73,7 @@ export class FusedStep {
   /** Per layer: cand[rowStart[t] .. rowStart[t+1]) are row t's candidates. */
   private rowStart: Int32Array[];
   private rowScratch: Float32Array;
+  private scanLo: Float64Array;
   /** Per layer: tanh(c·n·z) of each active candidate (same index as cand), reused by the backward. */
   private tanhCand: Float64Array[];
   private sparseInactive: Float64Array;
@@ -88,9 +93,10 @@ export class FusedStep {
     this.B = batch;
     const { L, d, F, B } = this;
     const per = (n: number) => Array.from({ length: L }, () => new Float32Array(n));
-    this.z = per(B * F);
+    this.z = new Float32Array(B * F);
     this.a = per(B * F);
-    this.ga = per(B * F);
+    this.ga = new Float32Array(B * F);
+    this.zCand = per(B * F);
     this.yhat = new Float32Array(B * L * d);
     this.norms = per(F);
     this.theta = per(F);
@@ -105,6 +111,7 @@ export class FusedStep {
     this.cand = Array.from({ length: L }, () => new Int32Array(B * F));
     this.rowStart = Array.from({ length: L }, () => new Int32Array(B + 1));
     this.rowScratch = new Float32Array(F);
+    this.scanLo = new Float64Array(F);
     this.tanhCand = Array.from({ length: L }, () => new Float64Array(0));
     this.xSum = new Float64Array(L * d);
     this.ySum = new Float64Array(L * d);
@@ -125,34 +132,28 @@ export class FusedStep {
     const Ld = L * d;
     const st = this.stats;
     const yhat = this.yhat;
-    // ---- forward: encoder GEMMs, decoder norms
-    for (let l = 0; l < L; l++) {
-      // z = b_enc (broadcast) + x·W_enc: the bias rides in the GEMM's C (beta = 1)
-      const z = this.z[l]!;
-      const be = p.bEnc[l]!;
-      for (let t = 0; t < B; t++) z.set(be, t * F);
-      gemm(false, false, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 1, z, F);
-      decoderNorms(p.wDec[l]!, F, this.norms[l]!);
-    }
-    // ---- forward: bias, JumpReLU, sparsity and pre-activation terms. The pre-activation term
-    // Σ_t ReLU(θ−z)·n is accumulated per feature as n·(count_below·θ − Σ_below z) so the inner
-    // loop only touches active elements beyond the bias add.
+    // ---- forward, per layer: z = b_enc + x·W_enc (the bias rides in the GEMM's C, beta = 1), then
+    // JumpReLU, sparsity and pre-activation terms while z is still in cache. The pre-activation
+    // term Σ_t ReLU(θ−z)·n is accumulated per feature as n·(count_below·θ − Σ_below z).
+    // Elements with θ − z ≥ hh are below the ε-window: a = 0, no θ-gradient and dL/dz = −λ_P/B·n,
+    // so beyond one dense scan both passes only work on the others (the "candidates", a few % of
+    // z). hh > 0 keeps z = θ a candidate when the bandwidth is 0.
     let sp = 0;
     let pre = 0;
     const c = k.c;
-    // Elements with θ − z ≥ hh are below the ε-window: a = 0, no θ-gradient and dL/dz = −λ_P/B·n,
-    // so both passes only do per-element work on the others (the "candidates", a few % of z).
-    // hh > 0 keeps z = θ a candidate when the bandwidth is 0.
     const hh = k.bandwidth / 2 > 0 ? k.bandwidth / 2 : Number.MIN_VALUE;
+    const z = this.z;
     columnSums(x, B, Ld, this.xSum);
     for (let l = 0; l < L; l++) {
-      const z = this.z[l]!;
       const a = this.a[l]!;
       const b = p.bEnc[l]!;
       const n = this.norms[l]!;
       const th = this.theta[l]!;
       const lt = p.logTheta[l]!;
       for (let i = 0; i < F; i++) th[i] = Math.exp(lt[i]!);
+      for (let t = 0; t < B; t++) z.set(b, t * F);
+      gemm(false, false, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 1, z, F);
+      decoderNorms(p.wDec[l]!, F, n);
       const fired = st.fired[l]!;
       // Σ_t z_ti = (Σ_t x_t)·W_enc[:, i] + B·b_i (float64, instead of a sum in the hot loop)
       const sz = this.sumZ[l]!;
@@ -161,12 +162,17 @@ export class FusedStep {
       const eq = this.countEq[l]!.fill(0);
       fired.fill(0);
       const cand = this.cand[l]!;
+      const zc = this.zCand[l]!;
       const rowStart = this.rowStart[l]!;
       // a is nonzero only at the previous step's candidates: clear those instead of all of a
       clearCandidates(a, cand, rowStart, B, F);
-      const nc = scanCandidates(z, th, cand, rowStart, B, F, hh);
+      // z ≤ lo implies θ − z ≥ hh despite rounding: the scan may list a few extra elements just
+      // below the window, which both passes treat exactly like unlisted ones
+      const lo = this.scanLo;
+      for (let i = 0; i < F; i++) lo[i] = th[i]! - hh - 1e-6 * (Math.abs(th[i]!) + hh);
+      const nc = scanCandidates(z, lo, cand, zc, rowStart, B, F);
       if (this.tanhCand[l]!.length < nc) this.tanhCand[l] = new Float64Array(Math.ceil(nc * 1.25));
-      forwardPass(z, a, th, n, fired, szA, eq, cand, rowStart, this.tanhCand[l]!, B, F, c, this.pair);
+      forwardPass(zc, a, th, n, fired, szA, eq, cand, rowStart, this.tanhCand[l]!, B, F, c, this.pair);
       const act = this.pair[0]!;
       sp += this.pair[1]!;
       const below = this.countBelow[l]!;
@@ -215,10 +221,9 @@ export class FusedStep {
       const n = (L - l) * d;
       const gl = g.subarray(l * d);
       // dL/da (MSE part) = G_ℓ·W_dec[ℓ]ᵀ ; dL/dW_dec[ℓ] = a_ℓᵀ·G_ℓ
-      gemm(false, true, B, F, n, 1, gl, Ld, p.wDec[l]!, n, 0, this.ga[l]!, F);
+      const ga = this.ga;
+      gemm(false, true, B, F, n, 1, gl, Ld, p.wDec[l]!, n, 0, ga, F);
       gemm(true, false, F, n, B, 1, this.a[l]!, F, gl, Ld, 0, grads.wDec[l]!, n);
-      const z = this.z[l]!;
-      const ga = this.ga[l]!;
       const nr = this.norms[l]!;
       const th = this.theta[l]!;
       const below = this.countBelow[l]!;
@@ -237,7 +242,7 @@ export class FusedStep {
       }
       const thEps = 1 / eps;
       backwardPass(
-        z,
+        this.zCand[l]!,
         ga,
         th,
         nr,
@@ -374,24 +379,54 @@ function clearCandidates(a: Float32Array, cand: Int32Array, rowStart: Int32Array
 }
 
 /**
- * Lists, row by row, the column indices of the candidate elements of z: those not below the
- * ε-window, !(θ − z ≥ hh) (which includes NaN). Returns their count. The only dense pass over z.
+ * Lists, row by row, the column indices (cand) and values (zc) of the elements of z with
+ * !(z ≤ lo) (which includes NaN). Returns their count. The only dense pass over z: unrolled by
+ * four with one test per group, since nearly all groups have no candidate.
  */
 function scanCandidates(
   z: Float32Array,
-  th: Float32Array,
+  lo: Float64Array,
   cand: Int32Array,
+  zc: Float32Array,
   rowStart: Int32Array,
   B: number,
   F: number,
-  hh: number,
 ): number {
   let nc = 0;
+  const F4 = F - (F % 4);
   for (let t = 0; t < B; t++) {
     const off = t * F;
     rowStart[t] = nc;
-    for (let i = 0; i < F; i++) {
-      if (!(th[i]! - z[off + i]! >= hh)) cand[nc++] = i;
+    let i = 0;
+    for (; i < F4; i += 4) {
+      const z0 = z[off + i]!;
+      const z1 = z[off + i + 1]!;
+      const z2 = z[off + i + 2]!;
+      const z3 = z[off + i + 3]!;
+      if (z0 <= lo[i]! && z1 <= lo[i + 1]! && z2 <= lo[i + 2]! && z3 <= lo[i + 3]!) continue;
+      if (!(z0 <= lo[i]!)) {
+        cand[nc] = i;
+        zc[nc++] = z0;
+      }
+      if (!(z1 <= lo[i + 1]!)) {
+        cand[nc] = i + 1;
+        zc[nc++] = z1;
+      }
+      if (!(z2 <= lo[i + 2]!)) {
+        cand[nc] = i + 2;
+        zc[nc++] = z2;
+      }
+      if (!(z3 <= lo[i + 3]!)) {
+        cand[nc] = i + 3;
+        zc[nc++] = z3;
+      }
+    }
+    for (; i < F; i++) {
+      const zi = z[off + i]!;
+      if (!(zi <= lo[i]!)) {
+        cand[nc] = i;
+        zc[nc++] = zi;
+      }
     }
   }
   rowStart[B] = nc;
@@ -403,7 +438,7 @@ function scanCandidates(
  * `a` must be zero at the candidates on entry; tanh(c·n·z) of active candidates goes to tanhC.
  */
 function forwardPass(
-  z: Float32Array,
+  zc: Float32Array,
   a: Float32Array,
   th: Float32Array,
   n: Float32Array,
@@ -425,7 +460,7 @@ function forwardPass(
     const e = rowStart[t + 1]!;
     for (let q = rowStart[t]!; q < e; q++) {
       const i = cand[q]!;
-      const zi = z[off + i]!;
+      const zi = zc[q]!;
       const ti = th[i]!;
       if (zi > ti) {
         a[off + i] = zi;
@@ -452,7 +487,7 @@ function forwardPass(
  * values are put back.
  */
 function backwardPass(
-  z: Float32Array,
+  zc: Float32Array,
   ga: Float32Array,
   th: Float32Array,
   nr: Float32Array,
@@ -479,7 +514,7 @@ function backwardPass(
     const e = rowStart[t + 1]!;
     for (let q = s; q < e; q++) {
       const i = cand[q]!;
-      const zi = z[off + i]!;
+      const zi = zc[q]!;
       const ti = th[i]!;
       if (zi > ti) {
         const ni = nr[i]!;
