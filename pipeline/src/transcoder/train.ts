@@ -27,7 +27,7 @@ import {
   writeRunConfig,
 } from "./io.ts";
 import { TfStep } from "./loss.ts";
-import { Adam, globalNorm, lambdaAt, lrAt, scaleAll } from "./optim.ts";
+import { Adam, globalNorm, lambdaAt, lrAt } from "./optim.ts";
 import {
   allocParams,
   type CltParams,
@@ -409,8 +409,8 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
           `The last good checkpoint in ${ckDir} was kept; lower --lr or --lambda and --resume, or restart.`,
       );
     }
-    if (cfg.gradClip > 0 && gnorm > cfg.gradClip) scaleAll(gl, cfg.gradClip / gnorm);
-    adam.step(pl, gl, lr, decay);
+    // clipping is folded into the Adam pass (same float32 values as scaling the gradients first)
+    adam.step(pl, gl, lr, decay, cfg.gradClip > 0 && gnorm > cfg.gradClip ? cfg.gradClip / gnorm : 1);
     for (let l = 0; l < L; l++) {
       const e = ema[l]!;
       const f = st.fired[l]!;
