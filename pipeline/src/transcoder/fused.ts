@@ -289,10 +289,16 @@ export class FusedStep {
 // The hot loops live in small top-level functions with monomorphic typed-array arguments: V8
 // optimizes these far better than the same loops inlined in the long run() method.
 
-/** out[q] = Σ_t x[t·Ld + q] (float64). */
+/** out[q] = Σ_t x[t·Ld + q] (float64; two rows per pass over out). */
 function columnSums(x: Float32Array, B: number, Ld: number, out: Float64Array): void {
   out.fill(0);
-  for (let t = 0; t < B; t++) {
+  let t = 0;
+  for (; t + 1 < B; t += 2) {
+    const o = t * Ld;
+    const o2 = o + Ld;
+    for (let q = 0; q < Ld; q++) out[q]! += x[o + q]! + x[o2 + q]!;
+  }
+  if (t < B) {
     const o = t * Ld;
     for (let q = 0; q < Ld; q++) out[q]! += x[o + q]!;
   }
