@@ -1,0 +1,19 @@
+// Helpers shared by every workspace, one per concern: the seeded RNG, the progress reporter, the
+// atomic write, multi-file outputs published as one unit, the lock, and run-folder ownership.
+export {
+  type Chunks,
+  cleanStaleTemps,
+  pidAlive,
+  prepareTarget,
+  restoreSwappedDir,
+  swapDir,
+  tempPath,
+  writeDurable,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./atomic.ts";
+export { acquireLock, LockedError, type LockOptions, type LockOwner, type Release, withLock } from "./lock.ts";
+export { createProgress, formatDuration, type Progress, type ProgressOptions, stageLog } from "./progress.ts";
+export { publishUnit, recoverUnit, type UnitFile } from "./publish.ts";
+export { Rng, type RngState } from "./rng.ts";
+export { checkRunFolder, claimRunFolder, type RunFolder, type RunFolderOptions } from "./run-folder.ts";
