@@ -1,8 +1,9 @@
 // A tiny random GPT-2 (compact vocabulary) and a random CLT for the attribution tests.
+
+import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import type { CltLike } from "../src/attribution/index.ts";
 import { GPT2, type GPT2Config, parameterShapes } from "../src/model/index.ts";
-import { mulberry32 } from "../src/study/rng.ts";
 import { gaussian } from "./helpers/random-gpt2.ts";
 
 /** Vocabulary: BOS (50256) + GPT-2 ids 0..vocab-2. */
@@ -18,7 +19,7 @@ export function tinyModel(seed = 1, cfg: Partial<GPT2Config> = {}): GPT2 {
     lnEps: 1e-5,
     ...cfg,
   };
-  const g = gaussian(mulberry32(seed));
+  const g = gaussian(new Rng(seed).uniform);
   const weights: Record<string, tf.Tensor> = {};
   for (const [name, shape] of parameterShapes(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -34,7 +35,7 @@ export function tinyModel(seed = 1, cfg: Partial<GPT2Config> = {}): GPT2 {
 }
 
 export function randomClt(seed: number, L: number, d: number, F: number, threshold = 0.15): CltLike {
-  const g = gaussian(mulberry32(seed));
+  const g = gaussian(new Rng(seed).uniform);
   const arr = (n: number, s: number) => Float32Array.from({ length: n }, () => s * g());
   return {
     shape: { nLayers: L, dModel: d, nFeatures: F },

@@ -1,5 +1,7 @@
 // Shared helpers for the graph tests: a float64 reference of the influence computation via an
 // explicit matrix inverse, and random acyclic graphs in circuit-tracer's node layout.
+
+import { Rng } from "@circuit-atlas/util";
 import {
   type AttributionGraph,
   denseAdjacency,
@@ -8,7 +10,6 @@ import {
   graphLayout,
   type LogitNode,
 } from "../src/graph/index.ts";
-import { mulberry32 } from "../src/study/rng.ts";
 
 /** Gauss-Jordan inverse with partial pivoting, float64, row-major n×n. */
 export function invert(m: Float64Array, n: number): Float64Array {
@@ -78,7 +79,7 @@ export function randomGraph(
   seed: number,
   opts: { nLayers?: number; nPos?: number; featuresPerSite?: number; nLogits?: number } = {},
 ): AttributionGraph {
-  const rand = mulberry32(seed);
+  const rand = new Rng(seed).uniform;
   const nLayers = opts.nLayers ?? 3;
   const nPos = opts.nPos ?? 4;
   const perSite = opts.featuresPerSite ?? 2;

@@ -243,7 +243,12 @@ describe("safetensors read/write", () => {
       () => writeSafetensors(p, { x: { dtype: "F32", shape: [2, 2], data: new Float32Array(3) } }),
       /tensor "x": 3 values for shape \[2, 2\]/,
     );
-    assert.throws(() => writeSafetensors(join(dir, "no", "such", "dir.safetensors"), {}), /ENOENT/);
+    writeFileSync(join(dir, "w.plain"), "a file, not a folder");
+    assert.throws(
+      () => writeSafetensors(join(dir, "w.plain", "x.safetensors"), {}),
+      /cannot write .*w\.plain\/x\.safetensors: a part of its folder path is a file/,
+    );
+    rmSync(join(dir, "w.plain"));
     assert.deepEqual(
       readdirSync(dir).filter((n) => n.startsWith(".") || n.startsWith("w.")),
       [],

@@ -3,11 +3,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { PNG } from "pngjs";
 import { attribute } from "../src/attribution/index.ts";
 import { initBackend } from "../src/backend/index.ts";
 import { graphLayout, toDense } from "../src/graph/index.ts";
 import type { GPT2 } from "../src/model/index.ts";
-import { decodePng, type GreaterThanStudyResult, greaterThanStudy, twoDigitTokenIds } from "../src/study/index.ts";
+import { type GreaterThanStudyResult, greaterThanStudy, twoDigitTokenIds } from "../src/study/index.ts";
 import { randomClt, tinyModel } from "./attribution-helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "atlas-study-"));
@@ -87,7 +88,7 @@ describe("greater-than study on a tiny random model + random CLT", () => {
     assert.equal(json.features.length, 6);
     assert.equal(json.model, "tiny");
     for (const name of ["original.png", "replacement.png", `features/${r.features[0]!.featureId}.png`]) {
-      const img = decodePng(readFileSync(join(dir, name)));
+      const img = PNG.sync.read(readFileSync(join(dir, name)));
       assert.ok(img.width > 400 && img.height > 400, name);
     }
     assert.match(readFileSync(join(dir, "original.svg"), "utf8"), /^<svg/);

@@ -6,12 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import { type GPT2Config, parameterShapes, saveModel } from "../src/model/index.ts";
 import { readSafetensors } from "../src/safetensors/index.ts";
 import { BOS_ID, encode } from "../src/tokenizer/index.ts";
 import { readRunConfig } from "../src/transcoder/io.ts";
-import { Rng } from "../src/transcoder/rng.ts";
 
 const root = mkdtempSync(join(tmpdir(), "clt-cli-"));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend/index.ts";
 import { openCorpus } from "../src/data/index.ts";
@@ -15,7 +16,6 @@ import { parseTrainConfig } from "../src/transcoder/config.ts";
 import { evalClt, ReconstructionMetrics, ReplacementMetrics } from "../src/transcoder/eval.ts";
 import { HarvestSource, harvestBatch } from "../src/transcoder/harvest.ts";
 import type { CltWeights } from "../src/transcoder/params.ts";
-import { Rng } from "../src/transcoder/rng.ts";
 import { trainClt } from "../src/transcoder/train.ts";
 
 await initBackend(undefined, { quiet: true });

@@ -2,6 +2,7 @@
 // fused step's gradients against tfjs autodiff and finite differences, decoder masking, folding.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import { FusedStep, type LossCoefs } from "../src/transcoder/fused.ts";
 import { jumpRelu, jumpStep } from "../src/transcoder/jumprelu.ts";
@@ -15,7 +16,6 @@ import {
   initParams,
   paramList,
 } from "../src/transcoder/params.ts";
-import { Rng } from "../src/transcoder/rng.ts";
 
 await tf.setBackend("cpu");
 

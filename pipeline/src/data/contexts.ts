@@ -19,8 +19,8 @@
 // earlier documents are skipped without tokenizing (Parquet skips whole row groups).
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
+import { Rng, type RngState } from "@circuit-atlas/util";
 import { BOS_ID, encode } from "../tokenizer/index.ts";
-import { Rng, type RngState } from "./rng.ts";
 import type { Corpus, CorpusDocument } from "./sources.ts";
 
 /** A bounded reservoir: push items in, take uniformly random ones out. */

@@ -13,10 +13,10 @@
 // restricted to those GPT-2 tokenizes as [" XX", "YY"] (Hanna's `get_valid_years`: centuries
 // 11..18, dropping each century's first and last valid year), so the answer is one two-digit token.
 // Everything is a deterministic function of the seed.
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { Rng, writeFileAtomic } from "@circuit-atlas/util";
 import { decodeToken, encode } from "../tokenizer/index.ts";
-import { Rng } from "./rng.ts";
 
 /** Hanna-style event nouns; the train/held-out split below is by index in this list. */
 const BASE_NOUNS: readonly string[] = [
@@ -691,8 +691,6 @@ export function writeDemoCorpus(outDir: string, options: DemoCorpusOptions): Dem
     tokens += doc.tokens;
   }
   const body = `${lines.join("\n")}\n`;
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, body);
-  renameSync(tmp, path);
+  writeFileAtomic(path, body);
   return { path, split, documents: lines.length, tokens, bytes: Buffer.byteLength(body) };
 }

@@ -7,7 +7,6 @@ export {
   corpusFingerprint,
   ShuffleBuffer,
 } from "./contexts.ts";
-export { Rng, type RngState } from "./rng.ts";
 export {
   type Corpus,
   type CorpusDocument,

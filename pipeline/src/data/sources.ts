@@ -14,13 +14,14 @@
 // (text), 0-based line (JSONL) or row (Parquet) within its file, so a reader can restart exactly
 // at a document (Parquet skips whole row groups without reading them).
 import { createReadStream } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { basename, isAbsolute, join, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import { glob } from "tinyglobby";
 
 export type CorpusFormat = "text" | "jsonl" | "parquet";
 export type TextSplit = "paragraph" | "file";
@@ -263,7 +264,7 @@ async function* readParquet(path: string, column: string, skipRows: number): Asy
 // ---------------------------------------------------------------------------------------------
 // Path expansion
 
-const GLOB_CHARS = /[*?{]/;
+const GLOB_CHARS = /[*?{[]/;
 
 async function expandPaths(pathOrGlob: string, format: CorpusFormat | undefined): Promise<string[]> {
   if (!GLOB_CHARS.test(pathOrGlob)) {
@@ -272,65 +273,34 @@ async function expandPaths(pathOrGlob: string, format: CorpusFormat | undefined)
       throw new Error(err.code === "ENOENT" ? `corpus not found: ${pathOrGlob}` : `cannot read ${p}: ${err.code}`);
     });
     if (!st.isDirectory()) return [p];
-    const all = await walk(p);
+    const all = await globFiles(p, "**/*");
     const found = all.filter((f) => (format ? detectFormat(f) === format : detectFormat(f) !== null));
     if (found.length === 0) {
       throw new Error(`no corpus files (.txt, .jsonl, .parquet) in folder ${pathOrGlob}`);
     }
     return found;
   }
-  const abs = isAbsolute(pathOrGlob) ? pathOrGlob : join(process.cwd(), pathOrGlob);
-  const parts = abs.split(sep);
+  // The folders before the first glob character are the search root (so they need no escaping).
+  const parts = (isAbsolute(pathOrGlob) ? pathOrGlob : join(process.cwd(), pathOrGlob)).split(sep);
   const firstGlob = parts.findIndex((s) => GLOB_CHARS.test(s));
   const base = parts.slice(0, firstGlob).join(sep) || sep;
-  const re = globToRegExp(parts.slice(firstGlob).join("/"));
-  const all = await walk(base).catch(() => [] as string[]);
-  const found = all.filter((f) => re.test(relative(base, f).split(sep).join("/")));
+  const found = await globFiles(base, parts.slice(firstGlob).join("/"));
   if (found.length === 0) throw new Error(`no files match ${pathOrGlob}`);
   return found;
 }
 
-async function walk(dir: string): Promise<string[]> {
-  let entries: import("node:fs").Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    throw readError(dir, err);
-  }
-  const out: string[] = [];
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    if (e.name.startsWith(".")) continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
-/** `**` crosses folders, `*` and `?` do not, `{a,b}` is an alternation. */
-export function globToRegExp(glob: string): RegExp {
-  let re = "";
-  let depth = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === "*" && glob[i + 1] === "*") {
-      if (glob[i + 2] === "/") {
-        re += "(?:.*/)?";
-        i += 2;
-      } else {
-        re += ".*";
-        i += 1;
+/** Files under `cwd` matching `pattern` (hidden ones skipped), absolute, in folder-walk order. */
+async function globFiles(cwd: string, pattern: string): Promise<string[]> {
+  const found = await glob(pattern, { cwd, absolute: true, onlyFiles: true, dot: false, expandDirectories: false });
+  const key = (f: string) => f.split(/[\\/]/);
+  return found
+    .map((f) => resolve(f))
+    .sort((a, b) => {
+      const ka = key(a);
+      const kb = key(b);
+      for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+        if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
       }
-    } else if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
-    else if (c === "{") {
-      re += "(?:";
-      depth++;
-    } else if (c === "}" && depth > 0) {
-      re += ")";
-      depth--;
-    } else if (c === "," && depth > 0) re += "|";
-    else re += c.replace(/[.+^$()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
+      return ka.length - kb.length;
+    });
 }

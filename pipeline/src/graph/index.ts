@@ -3,7 +3,6 @@ export * from "./adjacency.ts";
 export * from "./binary.ts";
 export * from "./graph.ts";
 export * from "./influence.ts";
-export { writeFileAtomic } from "./io.ts";
 export * from "./json.ts";
 export * from "./prune.ts";
 export * from "./scores.ts";

@@ -1,9 +1,9 @@
 // circuit-tracer / Neuronpedia graph JSON: {metadata, qParams, nodes, links}. The zod schema is used
 // both to check what we write and to read graph files (ours or circuit-tracer's).
 import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "@circuit-atlas/util";
 import { z } from "zod";
 import { type AttributionGraph, graphLayout, nodeId, nodeInfo } from "./graph.ts";
-import { writeFileAtomic } from "./io.ts";
 import type { PruneResult } from "./prune.ts";
 
 export const FEATURE_TYPES = {

@@ -4,6 +4,8 @@
 //   PD        = Σ_{ZZ>YY} p(ZZ) − Σ_{ZZ≤YY} p(ZZ)      over the two-digit tokens "00".."99"
 //   sharpness = p(YY+1) − p(YY−1)
 // with p the model's next-token distribution (softmax over its whole vocabulary) at the last position.
+
+import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import {
   type GreaterThanTemplate,
@@ -12,7 +14,6 @@ import {
   validYears,
   WAR_PROMPT,
 } from "../data/demo-corpus.ts";
-import { Rng } from "../data/rng.ts";
 import type { GPT2 } from "../model/gpt2.ts";
 import { decodeToken, encodeWithBos } from "../tokenizer/index.ts";
 import { twoDigitTokenIds } from "./vocab.ts";

@@ -10,8 +10,17 @@
 //   summary.json           final numbers (loss, PD, sharpness, time)
 // Everything is a deterministic function of the options: no dropout, seeded init, seeded data order,
 // plain typed-array optimizer. `resume` continues from checkpoint/ with bit-identical results.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import {
+  createProgress,
+  formatDuration,
+  Rng,
+  restoreSwappedDir,
+  swapDir,
+  tempPath,
+  writeJsonAtomic,
+} from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { initBackend } from "../backend/index.ts";
@@ -24,7 +33,6 @@ import {
   TRAIN_NOUNS,
   writeDemoCorpus,
 } from "../data/demo-corpus.ts";
-import { Rng } from "../data/rng.ts";
 import { openCorpus } from "../data/sources.ts";
 import { GPT2, type GPT2Config, parameterShapes } from "../model/gpt2.ts";
 import { loadModel, saveModel } from "../model/load.ts";
@@ -38,7 +46,6 @@ import {
   warPromptEval,
 } from "./eval.ts";
 import { AdamW, clipGradients, crossEntropy, learningRate } from "./optim.ts";
-import { fmtTime, StepProgress } from "./progress.ts";
 import { CompactVocab } from "./vocab.ts";
 
 /** Options that define the run (a resumed run must use the same ones). */
@@ -185,8 +192,7 @@ function saveCheckpoint(
   opt: AdamW,
   state: StateFile,
 ): void {
-  const tmp = `${dir}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
+  const tmp = tempPath(dir);
   mkdirSync(tmp, { recursive: true });
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, p] of params) {
@@ -196,13 +202,8 @@ function saveCheckpoint(
     tensors.set(`adam_v.${name}`, { dtype: "F32", shape, data: opt.v.get(name) ?? new Float32Array(p.length) });
   }
   writeSafetensors(join(tmp, "params.safetensors"), tensors);
-  writeFileSync(join(tmp, "state.json"), JSON.stringify(state));
-  // Swap in: the old checkpoint stays until the new one is complete.
-  const old = `${dir}.old`;
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  writeJsonAtomic(join(tmp, "state.json"), state);
+  swapDir(tmp, dir);
 }
 
 function loadCheckpoint(
@@ -210,6 +211,7 @@ function loadCheckpoint(
   shapes: Map<string, number[]>,
   opt: AdamW,
 ): { params: Map<string, Float32Array>; state: StateFile } {
+  restoreSwappedDir(dir);
   const statePath = join(dir, "state.json");
   let raw: unknown;
   try {
@@ -336,7 +338,7 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
 
   const firstStep = step;
   const losses: number[] = [];
-  const progress = options.quiet ? null : new StepProgress(o.steps, step);
+  const progress = createProgress({ label: "train", total: o.steps, start: step, unit: "steps", quiet: options.quiet });
   const stopAt = options.stopAfter !== undefined ? Math.min(o.steps, step + options.stopAfter) : o.steps;
   let sinceCkpt = 0;
   let t0 = Date.now();
@@ -402,16 +404,17 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
           metricsPath,
           `${JSON.stringify({ step, eval: "heldout", pd: ev.pd, sharpness: ev.sharpness, pdGoodfire: evG.pd, sharpnessGoodfire: evG.sharpness })}\n`,
         );
-        progress?.update(step, `loss ${loss.toFixed(3)} PD ${ev.pd.toFixed(3)} / ${evG.pd.toFixed(3)}`, true);
+        progress.log(`step ${step}: held-out PD ${ev.pd.toFixed(3)} (Goodfire template ${evG.pd.toFixed(3)})`);
       }
-      progress?.update(step, `loss ${loss.toFixed(3)} lr ${lr.toExponential(1)}`);
+      progress.update(step, `loss ${loss.toFixed(3)} lr ${lr.toExponential(1)}`);
       if (sinceCkpt >= checkpointEvery || step === stopAt) writeCkpt();
     }
     if (sinceCkpt > 0) writeCkpt();
-    progress?.end();
   } catch (err) {
     tf.dispose(Object.values(variables));
     throw err;
+  } finally {
+    progress.stop();
   }
 
   const allLosses = readFileSync(metricsPath, "utf8")
@@ -478,7 +481,7 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
   };
   writeFileSync(join(out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   log(
-    `done: ${step} steps in ${fmtTime(seconds)}, final loss ${finalLoss.toFixed(4)}; greater-than on held-out nouns ` +
+    `done: ${step} steps in ${formatDuration(seconds)}, final loss ${finalLoss.toFixed(4)}; greater-than on held-out nouns ` +
       `(n=${ev.n}): PD ${ev.pd.toFixed(3)}, sharpness ${ev.sharpness.toFixed(3)}, year-token mass ` +
       `${ev.yearMass.toFixed(3)}; train nouns PD ${evTrain.pd.toFixed(3)}; "… to {XX}" template: held-out PD ` +
       `${evG.pd.toFixed(3)}, sharpness ${evG.sharpness.toFixed(3)}; "${war.prompt}": p(ZZ>11) ` +

@@ -19,6 +19,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
+import { createProgress, type Progress, writeFileAtomic } from "@circuit-atlas/util";
 
 /** Short legacy names → canonical repo ids (the hub redirects these too). */
 const CANONICAL: Record<string, string> = {
@@ -165,7 +166,7 @@ export async function pullModel(repoIdIn: string, options: PullOptions = {}): Pr
     present.push(file);
   }
   if (!commit) throw new Error(`no files downloaded from ${repoId}`);
-  if (revision !== commit) await atomicWrite(join(repoDir, "refs", revision), commit);
+  if (revision !== commit) writeFileAtomic(join(repoDir, "refs", revision), commit);
   return { repoId, revision, commit, dir: join(repoDir, "snapshots", commit), files: present, fromCache: !fetched };
 }
 
@@ -284,13 +285,6 @@ async function markMissing(repoDir: string, commit: string, file: string): Promi
   const p = join(repoDir, ".no_exist", commit, file);
   await mkdir(dirname(p), { recursive: true });
   await writeFile(p, "");
-}
-
-async function atomicWrite(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }
 
 async function fileSize(path: string): Promise<number | null> {
@@ -447,31 +441,21 @@ async function fetchInto(
   }
 }
 
-/** A one-line byte progress renderer for stderr (redrawn in place on a TTY). */
+/** Download progress on stderr through the shared reporter: one bar per file. */
 export function stderrProgress(stream: NodeJS.WriteStream = process.stderr): (p: DownloadProgress) => void {
-  let lastDraw = 0;
-  let start = Date.now();
   let current = "";
+  let bar: Progress | null = null;
   return (p) => {
-    const now = Date.now();
     if (p.file !== current) {
+      bar?.stop();
       current = p.file;
-      start = now;
+      // A size the server did not announce: count up to what has arrived.
+      bar = createProgress({ label: p.file, total: p.total ?? 0, unit: "bytes", stream, everyMs: 5000 });
     }
-    if (!p.done && now - lastDraw < 100) return;
-    lastDraw = now;
-    const mb = (n: number) => (n / 1e6).toFixed(1);
-    const rate = p.received / Math.max(0.001, (now - start) / 1000);
-    let line: string;
-    if (p.total) {
-      const frac = Math.min(1, p.received / p.total);
-      const width = 24;
-      const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
-      line = `${p.file} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${mb(p.received)}/${mb(p.total)} MB ${mb(rate)} MB/s`;
-    } else {
-      line = `${p.file} ${mb(p.received)} MB ${mb(rate)} MB/s`;
+    bar?.update(p.received);
+    if (p.done) {
+      bar?.stop();
+      bar = null;
     }
-    if (stream.isTTY) stream.write(`\r${line}\x1b[K${p.done ? "\n" : ""}`);
-    else if (p.done) stream.write(`${line}\n`);
   };
 }

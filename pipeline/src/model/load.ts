@@ -1,7 +1,8 @@
 // HF GPT-2 checkpoint folders: config.json + model.safetensors (+ vocab_map.json for a compact
 // vocabulary). Loading validates every tensor; saving writes the same layout atomically.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
@@ -211,10 +212,4 @@ export function saveModel(
   if (vocab) writeJsonAtomic(join(dir, VOCAB_MAP_FILE), Array.from(vocab));
   else rmSync(join(dir, VOCAB_MAP_FILE), { force: true }); // a stale map would be picked up on load
   writeJsonAtomic(join(dir, "config.json"), toHfConfig(config, vocab ? VOCAB_MAP_FILE : undefined));
-}
-
-function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = join(path, "..", `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, path);
 }

@@ -1,8 +1,8 @@
 // Own reader/writer for the safetensors format: u64 LE header length N, N bytes of JSON
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {..}}, then the raw little-endian
 // byte buffer (offsets are relative to its start). Floats are returned as Float32Array.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "@circuit-atlas/util";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./dtype.ts";
 
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToBf16Bits, f32ToF16, f32ToF16Bits } from "./dtype.ts";
@@ -196,14 +196,14 @@ function encode(name: string, t: TensorToWrite): Uint8Array {
 }
 
 /**
- * Write tensors (in the given order) to `path` atomically: a temp file in the same folder, fsync, rename.
- * The header is padded with spaces to a multiple of 8 bytes so that the data buffer is aligned.
+ * The bytes of a safetensors file for `tensors` (in the given order), as chunks (header, then each
+ * tensor's data, no copy of F32/I32/U8 data). The header is padded with spaces to a multiple of 8
+ * bytes so that the data buffer is aligned.
  */
-export function writeSafetensors(
-  path: string,
+export function encodeSafetensors(
   tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
   metadata?: Record<string, string>,
-): void {
+): Uint8Array[] {
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -222,26 +222,14 @@ export function writeSafetensors(
   const headerBytes = Buffer.from(json, "utf8");
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = openSync(tmp, "w");
-  try {
-    try {
-      writeAll(fd, lenBytes);
-      writeAll(fd, headerBytes);
-      for (const c of chunks) writeAll(fd, c);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  return [lenBytes, headerBytes, ...chunks];
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  // writeSync may write less than asked for large buffers; loop until all bytes are out.
-  while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+/** Write tensors (in the given order) to `path` atomically (the shared temp + fsync + rename). */
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

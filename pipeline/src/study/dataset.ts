@@ -4,8 +4,9 @@
 // (the first and last year of a century are left out as in the paper). The model's answer is the
 // next two-digit token ZZ ("00".."99", no leading space). The "01-corrupted" variant replaces YY by
 // 01 (the patching baseline of the paper). Token ids here are GPT-2 ids.
+
+import { Rng } from "@circuit-atlas/util";
 import { BOS_ID, decodeToken, encode } from "../tokenizer/index.ts";
-import { mulberry32 } from "./rng.ts";
 
 export interface Tokenizer {
   encode(text: string): number[];
@@ -200,7 +201,7 @@ export function greaterThanDataset(options: GreaterThanOptions): GreaterThanData
 /** n prompts with YY cycling through the valid years (balanced, as the paper's YearDataset), nouns
  * and centuries drawn with a seeded generator. */
 export function sampleBalanced(ds: GreaterThanDataset, n: number, seed = 0): GreaterThanPrompt[] {
-  const rand = mulberry32(seed);
+  const rand = new Rng(seed).uniform;
   const byYY = new Map<number, GreaterThanPrompt[]>();
   for (const p of ds.prompts) {
     const list = byYY.get(p.yy) ?? [];

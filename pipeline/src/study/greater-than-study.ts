@@ -12,6 +12,7 @@
 //  4. JSON for the database, PNG/SVG images and a Markdown report.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { Rng, writeFileAtomic } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
 import {
   addDecoded,
@@ -24,7 +25,7 @@ import {
   logitTarget,
   type Target,
 } from "../attribution/index.ts";
-import { graphScores, nodeInfluence, writeFileAtomic } from "../graph/index.ts";
+import { graphScores, nodeInfluence } from "../graph/index.ts";
 import type { GPT2, HookFn } from "../model/index.ts";
 import { type GreaterThanPrompt, greaterThanDataset, sampleBalanced } from "./dataset.ts";
 import { classifyFeature, featureDescriptors } from "./descriptors.ts";
@@ -37,7 +38,6 @@ import {
 } from "./metrics.ts";
 import { renderHeatmapPng, renderHeatmapSvg } from "./render.ts";
 import { goodfireVerdict, greaterThanReport, type StudyFeatureSummary } from "./report.ts";
-import { mulberry32 } from "./rng.ts";
 
 export interface GreaterThanStudyOptions {
   model: GPT2;
@@ -233,7 +233,7 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
   log(`${agg.size} features active at the final position; studying the top ${ranked.length}`);
 
   // 3. Heatmaps of the top features' direct effect on logit ZZ.
-  const rand = mulberry32(seed + 2);
+  const rand = new Rng(seed + 2).uniform;
   const perYY = o.heatmapPromptsPerYY ?? 6;
   const byYY = new Map<number, GreaterThanPrompt[]>();
   for (const p of prompts) byYY.set(p.yy, [...(byYY.get(p.yy) ?? []), p]);

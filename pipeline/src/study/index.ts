@@ -3,6 +3,5 @@ export * from "./dataset.ts";
 export * from "./descriptors.ts";
 export * from "./greater-than-study.ts";
 export * from "./metrics.ts";
-export * from "./png.ts";
 export * from "./render.ts";
 export * from "./report.ts";

@@ -1,10 +1,8 @@
-// Heatmap rendering to PNG (own raster + 5×7 font + png.ts) and SVG (string), with the same layout:
-// title, grid (row 0 at the top), tick labels, axis labels, the y = x diagonal (optional) and a
-// colour bar. Signed data use a diverging blue–white–red map symmetric around 0; non-negative data
+// Heatmap rendering to SVG (a string), and to PNG by rendering that SVG with resvg: title, grid
+// (row 0 at the top), tick labels, axis labels, the y = x diagonal (optional) and a colour bar. Signed data use a diverging blue–white–red map symmetric around 0; non-negative data
 // a sequential (viridis-like) map. Rows without data (NaN) are grey.
-import { GLYPH_H, GLYPH_W, glyph, textWidth } from "./font.ts";
+import { Resvg } from "@resvg/resvg-js";
 import type { Heatmap } from "./metrics.ts";
-import { encodePng } from "./png.ts";
 
 export type RGB = readonly [number, number, number];
 
@@ -128,6 +126,10 @@ interface Layout {
 
 const PAD = 8;
 const TITLE_SCALE = 2;
+// Layout metrics of the 9 px monospace labels (cap height ~7 px, advance ~5.4 px, rounded up).
+const GLYPH_H = 7;
+const CHAR_W = 6;
+const textWidth = (text: string, scale = 1): number => text.length * CHAR_W * scale;
 
 function layoutOf(h: Heatmap, o: HeatmapRenderOptions, r: Resolved): Layout {
   const gridW = h.cols * r.cs;
@@ -155,98 +157,6 @@ function layoutOf(h: Heatmap, o: HeatmapRenderOptions, r: Resolved): Layout {
     barW,
     labels,
   };
-}
-
-class Raster {
-  readonly data: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-  ) {
-    this.data = new Uint8Array(width * height * 3).fill(255);
-  }
-  set(x: number, y: number, c: RGB): void {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const i = (y * this.width + x) * 3;
-    this.data[i] = c[0];
-    this.data[i + 1] = c[1];
-    this.data[i + 2] = c[2];
-  }
-  rect(x: number, y: number, w: number, h: number, c: RGB): void {
-    for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) this.set(x + i, y + j, c);
-  }
-  text(x: number, y: number, s: string, c: RGB, scale = 1): void {
-    let cx = x;
-    for (const ch of s) {
-      const g = glyph(ch);
-      for (let r = 0; r < GLYPH_H; r++)
-        for (let q = 0; q < GLYPH_W; q++) if (g[r]![q]) this.rect(cx + q * scale, y + r * scale, scale, scale, c);
-      cx += (GLYPH_W + 1) * scale;
-    }
-  }
-  /** Text rotated 90° counter-clockwise, reading bottom to top; (x, y) = top-left of its box. */
-  textUp(x: number, y: number, s: string, c: RGB): void {
-    const len = textWidth(s);
-    let cy = y + len;
-    for (const ch of s) {
-      const g = glyph(ch);
-      for (let r = 0; r < GLYPH_H; r++) for (let q = 0; q < GLYPH_W; q++) if (g[r]![q]) this.set(x + r, cy - q - 1, c);
-      cy -= GLYPH_W + 1;
-    }
-  }
-}
-
-const INK: RGB = [30, 30, 30];
-const GUIDE: RGB = [90, 90, 90];
-
-export function renderHeatmapPng(h: Heatmap, options: HeatmapRenderOptions = {}): Buffer {
-  const r = resolve(h, options);
-  const L = layoutOf(h, options, r);
-  const img = new Raster(L.width, L.height);
-  if (options.title) img.text(PAD, L.titleY, options.title, INK, TITLE_SCALE);
-  for (let y = 0; y < h.rows; y++)
-    for (let x = 0; x < h.cols; x++) {
-      const c = colorOf(h.values[y * h.cols + x]!, r.vmin, r.vmax, r.signed);
-      img.rect(L.gridX + x * r.cs, L.gridY + y * r.cs, r.cs, r.cs, c);
-    }
-  if (r.diagonal) {
-    for (let k = 0; k < Math.min(h.rows, h.cols) * r.cs; k += 2) img.set(L.gridX + k, L.gridY + k, GUIDE);
-  }
-  // Ticks and labels.
-  for (let v = 0; v < Math.max(h.rows, h.cols); v += r.tick) {
-    const label = String(v);
-    if (v < h.cols) {
-      const cx = L.gridX + v * r.cs + Math.floor(r.cs / 2);
-      img.rect(cx, L.gridY + L.gridH, 1, 3, INK);
-      img.text(cx - Math.floor(textWidth(label) / 2), L.gridY + L.gridH + 6, label, INK);
-    }
-    if (v < h.rows) {
-      const cy = L.gridY + v * r.cs + Math.floor(r.cs / 2);
-      img.rect(L.gridX - 3, cy, 3, 1, INK);
-      img.text(L.gridX - 7 - textWidth(label), cy - Math.floor(GLYPH_H / 2), label, INK);
-    }
-  }
-  if (options.xLabel) {
-    img.text(
-      L.gridX + Math.floor((L.gridW - textWidth(options.xLabel)) / 2),
-      L.gridY + L.gridH + 6 + GLYPH_H + 6,
-      options.xLabel,
-      INK,
-    );
-  }
-  if (options.yLabel) {
-    img.textUp(PAD, L.gridY + Math.floor((L.gridH - textWidth(options.yLabel)) / 2), options.yLabel, INK);
-  }
-  // Colour bar, vmax at the top.
-  for (let j = 0; j < L.gridH; j++) {
-    const v = r.vmax - ((r.vmax - r.vmin) * j) / Math.max(1, L.gridH - 1);
-    img.rect(L.barX, L.gridY + j, L.barW, 1, colorOf(v, r.vmin, r.vmax, r.signed));
-  }
-  const ys = [L.gridY, L.gridY + Math.floor(L.gridH / 2) - 3, L.gridY + L.gridH - GLYPH_H];
-  L.labels.forEach((lab, i) => {
-    img.text(L.barX + L.barW + 4, ys[i]!, lab, INK);
-  });
-  return encodePng({ width: L.width, height: L.height, channels: 3, data: img.data });
 }
 
 const hex = (c: RGB) => `#${c.map((x) => x.toString(16).padStart(2, "0")).join("")}`;
@@ -315,4 +225,15 @@ export function renderHeatmapSvg(h: Heatmap, options: HeatmapRenderOptions = {})
   });
   out.push("</svg>");
   return out.join("\n");
+}
+
+/** The heatmap as PNG: the SVG above rendered by resvg (system fonts, DejaVu Sans Mono where present). */
+export function renderHeatmapPng(h: Heatmap, options: HeatmapRenderOptions = {}): Buffer {
+  const svg = renderHeatmapSvg(h, options);
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: "original" },
+    background: "#ffffff",
+    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans Mono", monospaceFamily: "DejaVu Sans Mono" },
+  });
+  return resvg.render().asPng();
 }

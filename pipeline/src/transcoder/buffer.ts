@@ -6,7 +6,7 @@
 // (source state at the start of the current generation, Rng state at that point, tokens served),
 // so a checkpoint stays small: resuming re-reads one generation from the source and re-derives
 // the same permutation, instead of storing hundreds of MB of activations.
-import { Rng, type RngState } from "./rng.ts";
+import { Rng, type RngState } from "@circuit-atlas/util";
 
 /** A stream of (x, y) activation rows: x = resid_mid, y = mlp_out, each [L·d] per token (raw units). */
 export interface ActivationSource {

@@ -1,7 +1,8 @@
 // Files: the native run dir (config.json, clt.safetensors, checkpoint/, metrics.jsonl, eval.json),
-// circuit-tracer's CLT directory format, and atomic writes.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+// circuit-tracer's CLT directory format.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "@circuit-atlas/util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { readSafetensors, type SafetensorsFile, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
@@ -11,17 +12,6 @@ export const FEATURE_INPUT_HOOK = "hook_resid_mid";
 export const FEATURE_OUTPUT_HOOK = "hook_mlp_out";
 export const WEIGHTS_FILE = "clt.safetensors";
 export const RUN_CONFIG_FILE = "config.json";
-
-/** Writes text to `path` through a temp file + rename, so readers never see half a file. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
-}
 
 export type WeightDtype = "F32" | "F16";
 
@@ -242,13 +232,4 @@ export function writeRunDir(
     featureOutputHook: FEATURE_OUTPUT_HOOK,
     train: opts.train ?? null,
   });
-}
-
-/** Replaces `dst` dir by `src` dir with a rename; the previous one is kept as `dst.old` until done. */
-export function swapDir(src: string, dst: string): void {
-  const old = `${dst}.old`;
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(dst)) renameSync(dst, old);
-  renameSync(src, dst);
-  rmSync(old, { recursive: true, force: true });
 }

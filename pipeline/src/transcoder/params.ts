@@ -6,8 +6,9 @@
 //    W_enc [F, d], b_enc [F], threshold [F], W_dec[ℓ] [F, L−ℓ, d], b_dec [L, d].
 // Decoders are stored per source layer with only the L−ℓ output layers it may write to, so no
 // feature can write to an earlier layer by construction.
+
+import { Rng } from "@circuit-atlas/util";
 import { gemm } from "../backend/index.ts";
-import { Rng } from "./rng.ts";
 
 export interface CltShape {
   nLayers: number;

@@ -3,8 +3,9 @@
 // probability `p` at magnitude 1 + |N(0,1)|; x^ℓ = Σ_k s_k·e_k + noise and y^j = Σ_{ℓ≤j} Σ_k s^ℓ_k·D^{ℓ→j}_k,
 // so a CLT with enough features can reconstruct y from x. Token t is generated from its own seed,
 // so the state is just the next token index.
+
+import { Rng } from "@circuit-atlas/util";
 import type { ActivationSource } from "./buffer.ts";
-import { Rng } from "./rng.ts";
 
 export interface SyntheticOptions {
   nLayers: number;

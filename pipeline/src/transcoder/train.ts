@@ -1,17 +1,9 @@
 // CLT training: activation buffer → normalization + data-dependent init → steps (fused BLAS step or
 // tfjs reference) with Adam, clipping, λ ramp and LR decay → metrics.jsonl, atomic checkpoints with
 // exact resume, folded weights in clt.safetensors.
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  truncateSync,
-} from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { createProgress, restoreSwappedDir, swapDir, tempPath, writeJsonAtomic } from "@circuit-atlas/util";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
 import { ActivationBuffer, type ActivationSource, type BufferState } from "./buffer.ts";
 import { type CltTrainConfig, parseTrainConfig } from "./config.ts";
@@ -21,9 +13,7 @@ import {
   FEATURE_OUTPUT_HOOK,
   readRunConfig,
   saveWeights,
-  swapDir,
   WEIGHTS_FILE,
-  writeJsonAtomic,
   writeRunConfig,
 } from "./io.ts";
 import { TfStep } from "./loss.ts";
@@ -54,8 +44,8 @@ export interface TrainCltOptions {
   checkpointOnExit?: boolean;
   /** Polled every step; true → write a checkpoint and return (SIGINT in the CLI). */
   shouldStop?: () => boolean;
-  /** Progress bar stream (default none). */
-  progress?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where to draw the progress bar (default none). */
+  progress?: NodeJS.WriteStream | null;
   /** Model name recorded in the run config (e.g. the HF repo id). */
   modelName?: string | null;
 }
@@ -116,8 +106,7 @@ function checkpointFiles(dir: string) {
 
 function saveCheckpoint(runDir: string, st: CheckpointState, params: CltParams, adam: Adam, ema: Float32Array[]): void {
   const final = join(runDir, CHECKPOINT_DIR);
-  const tmp = join(runDir, `.${CHECKPOINT_DIR}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+  const tmp = tempPath(final);
   mkdirSync(tmp, { recursive: true });
   const f = checkpointFiles(tmp);
   const shapes = paramList(params);
@@ -143,8 +132,7 @@ function loadCheckpoint(runDir: string): {
   ema: Float32Array[];
 } {
   const dir = join(runDir, CHECKPOINT_DIR);
-  // a crash between the two renames of swapDir leaves only checkpoint.old
-  if (!existsSync(dir) && existsSync(`${dir}.old`)) renameSync(`${dir}.old`, dir);
+  restoreSwappedDir(dir);
   const f = checkpointFiles(dir);
   if (!existsSync(f.state)) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
   const st = JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState;
@@ -196,13 +184,6 @@ async function openHarvest(cfg: CltTrainConfig): Promise<ActivationSource> {
     contextShuffle: cfg.contextShuffle,
     seed: cfg.seed,
   });
-}
-
-function fmtDur(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${Math.round(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
@@ -364,101 +345,100 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
       adam,
       ema,
     );
-  let lastBar = 0;
-  const bar = (force = false) => {
-    const out = opts.progress;
-    if (!out || !last) return;
-    const now = performance.now();
-    if (!force && now - lastBar < (out.isTTY ? 250 : 10_000)) return;
-    lastBar = now;
-    const frac = step / totalSteps;
-    const w = 24;
-    const filled = Math.round(frac * w);
-    const rate = (stepsThisRun * B) / ((now - t0) / 1000);
-    const eta = ((totalSteps - step) * B) / rate;
-    const line =
-      `[${"#".repeat(filled)}${".".repeat(w - filled)}] ${step}/${totalSteps} ` +
+  const progress = createProgress({
+    label: "train",
+    total: totalSteps,
+    start: step,
+    unit: "steps",
+    stream: opts.progress ?? null,
+  });
+  const bar = () => {
+    if (!last) return;
+    progress.update(
+      step,
       `loss ${last.loss.toFixed(3)} fvu ${last.fvu.mean.toFixed(3)} L0 ${(last.l0.total / L).toFixed(1)}/layer ` +
-      `dead ${(100 * last.dead_fraction.mean).toFixed(1)}% ${Math.round(rate)} tok/s ETA ${fmtDur(eta)}`;
-    out.write(out.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+        `dead ${(100 * last.dead_fraction.mean).toFixed(1)}% ${Math.round(last.tokens_per_s)} tok/s`,
+    );
   };
 
-  while (step < totalSteps) {
-    if (opts.maxStepsThisRun !== undefined && stepsThisRun >= opts.maxStepsThisRun) {
-      interrupted = true;
-      break;
+  try {
+    while (step < totalSteps) {
+      if (opts.maxStepsThisRun !== undefined && stepsThisRun >= opts.maxStepsThisRun) {
+        interrupted = true;
+        break;
+      }
+      if (opts.shouldStop?.()) {
+        interrupted = true;
+        break;
+      }
+      const got = await buffer.next(B, xb, yb, norm.sIn, norm.sOut);
+      if (got < B) {
+        throw new Error(
+          `the activation source ran out after ${step * B + got} tokens, fewer than the requested ${cfg.tokens}`,
+        );
+      }
+      const lam = lambdaAt(cfg.lambda, step, totalSteps);
+      const lr = lrAt(cfg, step, totalSteps);
+      const coefs: LossCoefs = { lambda: lam, c: cfg.c, lambdaPre: cfg.lambdaPre, bandwidth: cfg.bandwidth };
+      const st: StepStats = engine.run(params, xb, yb, coefs, grads);
+      const gnorm = globalNorm(gl);
+      if (!Number.isFinite(st.loss) || !Number.isFinite(gnorm)) {
+        throw new Error(
+          `training diverged at step ${step}: loss ${st.loss}, gradient norm ${gnorm}. ` +
+            `The last good checkpoint in ${ckDir} was kept; lower --lr or --lambda and --resume, or restart.`,
+        );
+      }
+      // clipping is folded into the Adam pass (same float32 values as scaling the gradients first)
+      adam.step(pl, gl, lr, decay, cfg.gradClip > 0 && gnorm > cfg.gradClip ? cfg.gradClip / gnorm : 1);
+      for (let l = 0; l < L; l++) {
+        const e = ema[l]!;
+        const f = st.fired[l]!;
+        for (let i = 0; i < F; i++) e[i] = (1 - alpha) * e[i]! + (alpha * f[i]!) / B;
+      }
+      acc.n++;
+      acc.loss += st.loss;
+      acc.mse += st.mse;
+      acc.sp += st.sparsity;
+      acc.pre += st.preAct;
+      for (let l = 0; l < L; l++) {
+        acc.sse[l]! += st.sse[l]!;
+        acc.sst[l]! += st.sst[l]!;
+        acc.act[l]! += st.active[l]!;
+      }
+      step++;
+      stepsThisRun++;
+      if (step % cfg.logEvery === 0 || step === totalSteps) {
+        const fvu = Array.from(acc.sse, (s, l) => s / acc.sst[l]!);
+        const l0 = Array.from(acc.act, (a) => a / (acc.n * B));
+        const dead = ema.map((e) => e.reduce((n, v) => n + (v * cfg.deadWindowTokens < 1 ? 1 : 0), 0) / F);
+        const el = elapsed();
+        last = {
+          step,
+          tokens: step * B,
+          loss: acc.loss / acc.n,
+          mse: acc.mse / acc.n,
+          sparsity: acc.sp / acc.n,
+          pre_act: acc.pre / acc.n,
+          fvu: { per_layer: fvu, mean: fvu.reduce((a, b) => a + b, 0) / L },
+          l0: { per_layer: l0, total: l0.reduce((a, b) => a + b, 0) },
+          dead_fraction: { per_layer: dead, mean: dead.reduce((a, b) => a + b, 0) / L },
+          lambda: lam,
+          lr,
+          grad_norm: gnorm,
+          elapsed_s: el,
+          tokens_per_s: (stepsThisRun * B) / ((performance.now() - t0) / 1000),
+        };
+        appendFileSync(metricsPath, `${JSON.stringify(last)}\n`);
+        resetAcc();
+        bar();
+      }
+      if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < totalSteps) checkpoint();
     }
-    if (opts.shouldStop?.()) {
-      interrupted = true;
-      break;
-    }
-    const got = await buffer.next(B, xb, yb, norm.sIn, norm.sOut);
-    if (got < B) {
-      throw new Error(
-        `the activation source ran out after ${step * B + got} tokens, fewer than the requested ${cfg.tokens}`,
-      );
-    }
-    const lam = lambdaAt(cfg.lambda, step, totalSteps);
-    const lr = lrAt(cfg, step, totalSteps);
-    const coefs: LossCoefs = { lambda: lam, c: cfg.c, lambdaPre: cfg.lambdaPre, bandwidth: cfg.bandwidth };
-    const st: StepStats = engine.run(params, xb, yb, coefs, grads);
-    const gnorm = globalNorm(gl);
-    if (!Number.isFinite(st.loss) || !Number.isFinite(gnorm)) {
-      throw new Error(
-        `training diverged at step ${step}: loss ${st.loss}, gradient norm ${gnorm}. ` +
-          `The last good checkpoint in ${ckDir} was kept; lower --lr or --lambda and --resume, or restart.`,
-      );
-    }
-    // clipping is folded into the Adam pass (same float32 values as scaling the gradients first)
-    adam.step(pl, gl, lr, decay, cfg.gradClip > 0 && gnorm > cfg.gradClip ? cfg.gradClip / gnorm : 1);
-    for (let l = 0; l < L; l++) {
-      const e = ema[l]!;
-      const f = st.fired[l]!;
-      for (let i = 0; i < F; i++) e[i] = (1 - alpha) * e[i]! + (alpha * f[i]!) / B;
-    }
-    acc.n++;
-    acc.loss += st.loss;
-    acc.mse += st.mse;
-    acc.sp += st.sparsity;
-    acc.pre += st.preAct;
-    for (let l = 0; l < L; l++) {
-      acc.sse[l]! += st.sse[l]!;
-      acc.sst[l]! += st.sst[l]!;
-      acc.act[l]! += st.active[l]!;
-    }
-    step++;
-    stepsThisRun++;
-    if (step % cfg.logEvery === 0 || step === totalSteps) {
-      const fvu = Array.from(acc.sse, (s, l) => s / acc.sst[l]!);
-      const l0 = Array.from(acc.act, (a) => a / (acc.n * B));
-      const dead = ema.map((e) => e.reduce((n, v) => n + (v * cfg.deadWindowTokens < 1 ? 1 : 0), 0) / F);
-      const el = elapsed();
-      last = {
-        step,
-        tokens: step * B,
-        loss: acc.loss / acc.n,
-        mse: acc.mse / acc.n,
-        sparsity: acc.sp / acc.n,
-        pre_act: acc.pre / acc.n,
-        fvu: { per_layer: fvu, mean: fvu.reduce((a, b) => a + b, 0) / L },
-        l0: { per_layer: l0, total: l0.reduce((a, b) => a + b, 0) },
-        dead_fraction: { per_layer: dead, mean: dead.reduce((a, b) => a + b, 0) / L },
-        lambda: lam,
-        lr,
-        grad_norm: gnorm,
-        elapsed_s: el,
-        tokens_per_s: (stepsThisRun * B) / ((performance.now() - t0) / 1000),
-      };
-      appendFileSync(metricsPath, `${JSON.stringify(last)}\n`);
-      resetAcc();
-      bar();
-    }
-    if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < totalSteps) checkpoint();
+    if (step > 0 && (step === totalSteps || opts.checkpointOnExit !== false)) checkpoint();
+    if (step === totalSteps) saveWeights(join(runDir, WEIGHTS_FILE), foldParams(params, norm));
+  } finally {
+    progress.stop();
   }
-  if (step > 0 && (step === totalSteps || opts.checkpointOnExit !== false)) checkpoint();
-  if (step === totalSteps) saveWeights(join(runDir, WEIGHTS_FILE), foldParams(params, norm));
-  bar(true);
-  if (opts.progress?.isTTY) opts.progress.write("\n");
   const seconds = (performance.now() - t0) / 1000;
   return {
     runDir,

@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Rng } from "@circuit-atlas/util";
 import type { GPT2Config } from "../../src/model/gpt2.ts";
 import { parameterShapes } from "../../src/model/gpt2.ts";
 import { toHfConfig } from "../../src/model/load.ts";
@@ -14,7 +15,6 @@ import {
   type TensorToWrite,
   writeSafetensors,
 } from "../../src/safetensors/index.ts";
-import { mulberry32 } from "../../src/study/rng.ts";
 
 export interface RawTensor {
   shape: number[];
@@ -30,9 +30,9 @@ export function gaussian(rand: () => number): () => number {
   };
 }
 
-/** Deterministic PRNG (mulberry32) with a Box–Muller normal. */
+/** Deterministic PRNG (the shared Rng) with a Box–Muller normal. */
 export function rng(seed: number): { uniform(): number; normal(): number } {
-  const uniform = mulberry32(seed);
+  const uniform = new Rng(seed).uniform;
   return { uniform, normal: gaussian(uniform) };
 }
 

@@ -1,6 +1,7 @@
 // `atlas clt …`: cross-layer transcoders — train, eval, export/import circuit-tracer files.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
+import { createProgress, writeJsonAtomic } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -18,7 +19,6 @@ import {
   trainClt,
   writeRunDir,
 } from "../../transcoder/index.ts";
-import { writeJsonAtomic } from "../../transcoder/io.ts";
 import { parseOptions } from "../options.ts";
 
 const num = z.coerce.number();
@@ -172,15 +172,15 @@ export function register(program: Command): void {
       const corpus = await openCorpus(o.corpus);
       const trainCtx = Number((rc.train as { contextLength?: unknown } | null)?.contextLength ?? 0);
       const nCtx = o.contextLength ?? (trainCtx > 0 ? trainCtx : Math.min(model.config.nCtx, 128));
+      const progress = createProgress({ label: "eval", total: o.tokens, unit: "tokens", quiet: o.json });
       const r = await evalClt({
         clt,
         model,
         corpus,
         tokens: o.tokens,
         nCtx,
-        onProgress: o.json ? undefined : (t) => process.stderr.write(`\reval ${t}/${o.tokens} tokens`),
-      });
-      if (!o.json) process.stderr.write("\n");
+        onProgress: (t) => progress.update(t),
+      }).finally(() => progress.stop());
       const metrics: EvalResult = { fvu: r.fvu, l0: r.l0, dead_fraction: r.dead_fraction, replacement: r.replacement };
       writeJsonAtomic(join(runDir, "eval.json"), {
         ...metrics,

@@ -2,6 +2,7 @@
 // per-feature YY×ZZ heatmaps, descriptors, JSON, images, Markdown report).
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
+import { stageLog } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -71,9 +72,7 @@ export function register(program: Command): void {
     .action(async (raw: unknown) => {
       const o = parseOptions(Args, raw, "study greater-than");
       const t0 = performance.now();
-      const log = (m: string) => {
-        if (!o.quiet) process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
-      };
+      const log = stageLog({ quiet: o.quiet });
       await initBackend(undefined, { quiet: o.quiet });
       const { loaded, modelDir, model } = await loadCltAndModel(o, "study greater-than");
       const opts: Parameters<typeof greaterThanStudy>[0] = {

@@ -1,6 +1,7 @@
 // `atlas trace`: the attribution graph of a prompt under a CLT, written as circuit-tracer /
 // Neuronpedia JSON (pruned) plus a binary side file with the full unpruned adjacency.
 import { basename } from "node:path";
+import { stageLog, writeFileAtomic } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { attribute, validateAttribution } from "../../attribution/index.ts";
@@ -11,7 +12,6 @@ import {
   pruneGraph,
   toCircuitTracerJson,
   writeCircuitTracerJson,
-  writeFileAtomic,
   writeGraphBinary,
 } from "../../graph/index.ts";
 import { cltModelOptions, loadCltAndModel, parseOptions } from "../options.ts";
@@ -64,9 +64,7 @@ export function register(program: Command): void {
     .action(async (raw: unknown) => {
       const o = parseOptions(TraceArgs, raw, "trace");
       const t0 = performance.now();
-      const log = (m: string) => {
-        if (!o.quiet) process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
-      };
+      const log = stageLog({ quiet: o.quiet });
       await initBackend(undefined, { quiet: o.quiet });
       const { loaded, modelDir, model } = await loadCltAndModel(o, "trace");
       log(
