@@ -60,7 +60,10 @@ describe("atlas logits", () => {
     assert.ok(maxRelErr(flat(out.logits), want) <= 1e-4);
     const bad = atlas(["logits", "--model", ck.dir, "--ids", "50256,465", "--json"]);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /atlas: error: GPT-2 token id 465 is not in the model's compact vocabulary/);
+    assert.match(
+      bad.stderr,
+      /atlas: error: the token " his" \(GPT-2 id 465\) is not in the model's compact vocabulary/,
+    );
     assert.equal(bad.stdout, "");
   });
 

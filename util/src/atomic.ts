@@ -18,7 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 export type Chunks = string | Uint8Array | Iterable<string | Uint8Array>;
 
@@ -33,7 +33,8 @@ export function tempPath(path: string): string {
 
 /** Writes `data` to `path` atomically (temp + fsync + rename); creates the parent folder. */
 export function writeFileAtomic(path: string, data: Chunks): void {
-  prepareTarget(path);
+  checkTarget(path);
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   try {
     writeDurable(tmp, data);
@@ -45,21 +46,17 @@ export function writeFileAtomic(path: string, data: Chunks): void {
 }
 
 /**
- * Creates the folder of `path` and checks that `path` can become a file, with one sentence naming the
- * path instead of a raw EEXIST/EISDIR (call it before the work whose result goes there).
+ * Checks, without writing, that `path` can become a file: not a folder, and no part of its folder path
+ * is a file. One sentence naming the path instead of a raw EISDIR/EEXIST/ENOTDIR after the work is done.
  */
-export function prepareTarget(path: string): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" || code === "ENOTDIR") {
-      throw new Error(`cannot write ${path}: a part of its folder path is a file, not a folder (${code})`);
-    }
-    throw new Error(`cannot write ${path}: ${(err as Error).message}`);
-  }
+export function checkTarget(path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) {
     throw new Error(`cannot write ${path}: it is a folder; name a file`);
+  }
+  let d = dirname(resolve(path));
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  if (!statSync(d).isDirectory()) {
+    throw new Error(`cannot write ${path}: ${d} is a file, not a folder`);
   }
 }
 

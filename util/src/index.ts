@@ -2,9 +2,9 @@
 // atomic write, multi-file outputs published as one unit, the lock, and run-folder ownership.
 export {
   type Chunks,
+  checkTarget,
   cleanStaleTemps,
   pidAlive,
-  prepareTarget,
   restoreSwappedDir,
   swapDir,
   tempPath,

@@ -13,9 +13,9 @@
 // restricted to those GPT-2 tokenizes as [" XX", "YY"] (Hanna's `get_valid_years`: centuries
 // 11..18, dropping each century's first and last valid year), so the answer is one two-digit token.
 // Everything is a deterministic function of the seed.
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { Rng, writeFileAtomic } from "@circuit-atlas/util";
+import { existsSync, statfsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { checkTarget, Rng, writeFileAtomic } from "@circuit-atlas/util";
 import { decodeToken, encode } from "../tokenizer/index.ts";
 
 /** Hanna-style event nouns; the train/held-out split below is by index in this list. */
@@ -676,21 +676,52 @@ export interface DemoCorpusStats {
   bytes: number;
 }
 
-/** Writes `{outDir}/{split}.jsonl` (one {"text": …} object per line), atomically. */
+// Bytes of JSONL per GPT-2 token of the demo text (measured: ~4.6), with a margin.
+const BYTES_PER_TOKEN = 6;
+
+/**
+ * Writes `{outDir}/{split}.jsonl` (one {"text": …} object per line), atomically and streamed (the
+ * corpus is never held in memory). Refuses a size the disk cannot hold before writing anything.
+ */
 export function writeDemoCorpus(outDir: string, options: DemoCorpusOptions): DemoCorpusStats {
   const split = options.split ?? "train";
-  if (!Number.isInteger(options.tokens) || options.tokens <= 0) {
+  if (!Number.isSafeInteger(options.tokens) || options.tokens <= 0) {
     throw new Error(`--tokens must be a positive integer, got ${options.tokens}`);
   }
-  mkdirSync(outDir, { recursive: true });
   const path = join(outDir, `${split}.jsonl`);
-  const lines: string[] = [];
-  let tokens = 0;
-  for (const doc of demoDocuments(options)) {
-    lines.push(JSON.stringify({ text: doc.text }));
-    tokens += doc.tokens;
+  checkTarget(path);
+  const need = options.tokens * BYTES_PER_TOKEN;
+  const free = freeBytes(outDir);
+  if (free !== null && need > free) {
+    throw new Error(
+      `--tokens ${options.tokens} needs about ${gib(need)} on disk for ${path}, but only ${gib(free)} is free; ` +
+        `ask for at most ${Math.floor(free / BYTES_PER_TOKEN)} tokens`,
+    );
   }
-  const body = `${lines.join("\n")}\n`;
-  writeFileAtomic(path, body);
-  return { path, split, documents: lines.length, tokens, bytes: Buffer.byteLength(body) };
+  const stats = { documents: 0, tokens: 0, bytes: 0 };
+  function* lines(): Generator<string> {
+    for (const doc of demoDocuments(options)) {
+      const line = `${JSON.stringify({ text: doc.text })}\n`;
+      stats.documents++;
+      stats.tokens += doc.tokens;
+      stats.bytes += Buffer.byteLength(line);
+      yield line;
+    }
+  }
+  writeFileAtomic(path, lines());
+  return { path, split, ...stats };
 }
+
+/** Free bytes on the file system that holds `dir` (or its nearest existing parent); null if unknown. */
+function freeBytes(dir: string): number | null {
+  let d = resolve(dir);
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    const st = statfsSync(d);
+    return Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return null;
+  }
+}
+
+const gib = (b: number) => (b >= 2 ** 40 ? `${(b / 2 ** 40).toFixed(1)} TiB` : `${(b / 2 ** 30).toFixed(1)} GiB`);

@@ -14,14 +14,15 @@
 // (text), 0-based line (JSONL) or row (Parquet) within its file, so a reader can restart exactly
 // at a document (Parquet skips whole row groups without reading them).
 import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { glob } from "tinyglobby";
+import { invalidUtf8, Utf8Checker } from "./utf8.ts";
 
 export type CorpusFormat = "text" | "jsonl" | "parquet";
 export type TextSplit = "paragraph" | "file";
@@ -131,12 +132,28 @@ async function* readDocuments(
   }
 }
 
+/** The file's (decompressed) bytes, checked to be UTF-8 on the way through. */
 function openStream(path: string): Readable {
   const raw = createReadStream(path);
-  if (!path.toLowerCase().endsWith(".gz")) return raw;
-  const gunzip = createGunzip();
-  raw.on("error", (err) => gunzip.destroy(err));
-  return raw.pipe(gunzip);
+  let bytes: Readable = raw;
+  if (path.toLowerCase().endsWith(".gz")) {
+    const gunzip = createGunzip();
+    raw.on("error", (err) => gunzip.destroy(err));
+    bytes = raw.pipe(gunzip);
+  }
+  const checker = new Utf8Checker();
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const bad = checker.push(chunk);
+      done(bad ? invalidUtf8(path, bad) : null, chunk);
+    },
+    flush(done) {
+      const bad = checker.end();
+      done(bad ? invalidUtf8(path, bad) : null);
+    },
+  });
+  bytes.on("error", (err) => check.destroy(err));
+  return bytes.pipe(check);
 }
 
 async function* lines(path: string): AsyncGenerator<string> {
@@ -154,6 +171,7 @@ async function* lines(path: string): AsyncGenerator<string> {
 
 function readError(path: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
+  if (e.message?.startsWith(`${path}: `)) return e; // already one sentence naming the file
   return new Error(`cannot read ${path}: ${e.code ?? e.message}`);
 }
 
@@ -161,7 +179,7 @@ async function* readText(path: string, split: TextSplit): AsyncGenerator<[number
   if (split === "file") {
     let text: string;
     try {
-      text = path.toLowerCase().endsWith(".gz") ? await streamToString(openStream(path)) : await readFile(path, "utf8");
+      text = await streamToString(openStream(path));
     } catch (err) {
       throw readError(path, err);
     }

@@ -13,6 +13,21 @@ import { validateGraph } from "./graph.ts";
 
 export const GRAPH_BINARY_FORMAT = "circuit-atlas-graph";
 
+/** graph.json → graph.graph.safetensors (the side file published with the JSON as one unit). */
+export function sideFilePath(jsonPath: string): string {
+  return jsonPath.replace(/\.json$/, ".graph.safetensors");
+}
+
+/** graph.json → graph.validation.json (written with the unit by `trace --validate`). */
+export function validationFilePath(jsonPath: string): string {
+  return jsonPath.replace(/\.json$/, ".validation.json");
+}
+
+/** Every file of the unit `trace --out graph.json` publishes, the JSON (main file) first. */
+export function traceUnitFiles(jsonPath: string): string[] {
+  return [jsonPath, sideFilePath(jsonPath), validationFilePath(jsonPath)];
+}
+
 /** The side file's bytes (safetensors chunks), for `publishUnit` or `writeGraphBinary`. */
 export function encodeGraphBinary(g: AttributionGraph, extra: { influence?: Float64Array } = {}): Uint8Array[] {
   const layout = validateGraph(g);

@@ -1,8 +1,9 @@
 // circuit-tracer / Neuronpedia graph JSON: {metadata, qParams, nodes, links}. The zod schema is used
 // both to check what we write and to read graph files (ours or circuit-tracer's).
 import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "@circuit-atlas/util";
+import { recoverUnit, writeFileAtomic } from "@circuit-atlas/util";
 import { z } from "zod";
+import { traceUnitFiles } from "./binary.ts";
 import { type AttributionGraph, graphLayout, nodeId, nodeInfo } from "./graph.ts";
 import type { PruneResult } from "./prune.ts";
 
@@ -239,6 +240,8 @@ export function parseCircuitTracerJson(text: string, source = "graph JSON"): Cir
 }
 
 export function readCircuitTracerJson(path: string): CircuitTracerGraph {
+  // A `trace` killed while publishing is completed first, so the JSON matches its side file.
+  if (path.endsWith(".json")) recoverUnit(path, traceUnitFiles(path));
   return parseCircuitTracerJson(readFileSync(path, "utf8"), path);
 }
 

@@ -13,6 +13,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  claimRunFolder,
   createProgress,
   formatDuration,
   Rng,
@@ -124,7 +125,9 @@ const StateFile = z.object({
 type StateFile = z.infer<typeof StateFile>;
 
 function modelConfig(o: LmOptions, vocabSize: number): GPT2Config {
-  if (o.dModel % o.nHeads !== 0) throw new Error(`dModel (${o.dModel}) must be divisible by nHeads (${o.nHeads})`);
+  if (o.dModel % o.nHeads !== 0) {
+    throw new Error(`lm train: --d-model ${o.dModel} is not divisible by --heads ${o.nHeads}`);
+  }
   return {
     nLayers: o.nLayers,
     nHeads: o.nHeads,
@@ -267,6 +270,37 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
       `${out} already holds a training run (checkpoint/); pass --resume to continue it or remove the folder`,
     );
   }
+  // Every check that can fail comes before the first write (the shape before the corpus).
+  modelConfig(o, 1);
+  const folder = await claimRunFolder(out, {
+    what: "atlas lm train",
+    mode: options.resume ? "add" : "create",
+    results: ["model/config.json", "checkpoint"],
+    noun: "a trained model",
+  });
+  try {
+    return await trainLmInFolder(options, o, { out, ckptDir, metricsPath, checkpointEvery, evalEvery, log });
+  } catch (err) {
+    folder.release({ failed: true });
+    throw err;
+  } finally {
+    folder.release();
+  }
+}
+
+async function trainLmInFolder(
+  options: TrainLmOptions,
+  o: LmOptions,
+  run: {
+    out: string;
+    ckptDir: string;
+    metricsPath: string;
+    checkpointEvery: number;
+    evalEvery: number;
+    log: (s: string) => void;
+  },
+): Promise<TrainLmResult> {
+  const { out, ckptDir, metricsPath, checkpointEvery, evalEvery, log } = run;
   await initBackend(undefined, { quiet: options.quiet });
 
   // Data and vocabulary (both deterministic from the options).

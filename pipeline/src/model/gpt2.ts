@@ -8,7 +8,17 @@
 // used as x·W. Every hook point passes through `Hooks.at`, which can stop gradients, replace the
 // value and cache it (see RunOptions).
 import * as tf from "@tensorflow/tfjs";
+import { decodeToken } from "../tokenizer/index.ts";
 import { attnMix, attnScores, causalSoftmax, geluNew, lnStats, normalize } from "./ops.ts";
+
+/** The text of a GPT-2 token for an error message (its id when it is not a GPT-2 token at all). */
+function safeDecode(id: number): string {
+  try {
+    return decodeToken(id);
+  } catch {
+    return `#${id}`;
+  }
+}
 
 export interface GPT2Config {
   nLayers: number;
@@ -182,7 +192,7 @@ export class GPT2 {
       if (m === undefined || !Number.isInteger(m) || m < 0 || m >= this.config.vocabSize) {
         throw new Error(
           this.fromGpt2
-            ? `GPT-2 token id ${g} is not in the model's compact vocabulary (${this.config.vocabSize} tokens)`
+            ? `the token ${JSON.stringify(safeDecode(g))} (GPT-2 id ${g}) is not in the model's compact vocabulary (${this.config.vocabSize} tokens)`
             : `token id ${g} is outside the model's vocabulary [0, ${this.config.vocabSize})`,
         );
       }

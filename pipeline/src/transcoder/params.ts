@@ -46,6 +46,22 @@ export function allocParams(shape: CltShape): CltParams {
   };
 }
 
+/**
+ * Bytes training needs for `shape` (parameters, gradients, Adam m and v; the activation buffer of
+ * `bufferTokens`; the step's per-token feature buffers for `batchTokens`), and the longest single
+ * array, so an impossible size is refused before anything is allocated.
+ */
+export function trainingMemory(
+  shape: CltShape,
+  o: { bufferTokens: number; batchTokens: number },
+): { bytes: number; largestArray: number } {
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const params = L * (d * F + 2 * F) + F * d * ((L * (L + 1)) / 2) + L * d;
+  const buffer = 2 * o.bufferTokens * L * d + o.bufferTokens;
+  const step = 3 * o.batchTokens * L * F + 2 * o.batchTokens * L * d;
+  return { bytes: 4 * (4 * params + buffer + step), largestArray: Math.max(F * L * d, o.batchTokens * L * F) };
+}
+
 /** Flat list of the tensors (in checkpoint / optimizer order) with their names. */
 export function paramList(p: CltParams): Array<[string, Float32Array]> {
   const out: Array<[string, Float32Array]> = [];

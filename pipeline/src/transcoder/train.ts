@@ -2,8 +2,17 @@
 // tfjs reference) with Adam, clipping, λ ramp and LR decay → metrics.jsonl, atomic checkpoints with
 // exact resume, folded weights in clt.safetensors.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { createProgress, restoreSwappedDir, swapDir, tempPath, writeJsonAtomic } from "@circuit-atlas/util";
+import {
+  checkRunFolder,
+  claimRunFolder,
+  createProgress,
+  restoreSwappedDir,
+  swapDir,
+  tempPath,
+  writeJsonAtomic,
+} from "@circuit-atlas/util";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
 import { ActivationBuffer, type ActivationSource, type BufferState } from "./buffer.ts";
 import { type CltTrainConfig, parseTrainConfig } from "./config.ts";
@@ -27,6 +36,7 @@ import {
   initParams,
   type Normalization,
   paramList,
+  trainingMemory,
 } from "./params.ts";
 
 export const CHECKPOINT_DIR = "checkpoint";
@@ -48,6 +58,8 @@ export interface TrainCltOptions {
   progress?: NodeJS.WriteStream | null;
   /** Model name recorded in the run config (e.g. the HF repo id). */
   modelName?: string | null;
+  /** Replace a CLT or checkpoint already in `outDir` (otherwise that is refused). */
+  force?: boolean;
 }
 
 export interface MetricsLine {
@@ -135,7 +147,15 @@ function loadCheckpoint(runDir: string): {
   restoreSwappedDir(dir);
   const f = checkpointFiles(dir);
   if (!existsSync(f.state)) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
-  const st = JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState;
+  let st: CheckpointState;
+  try {
+    st = JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState;
+  } catch (err) {
+    throw new Error(
+      `cannot resume: checkpoint file ${f.state} is damaged (${(err as Error).message}); ` +
+        "start over with --force, or restore the checkpoint folder from a copy",
+    );
+  }
   if (st.version !== 1) throw new Error(`cannot resume: unsupported checkpoint version ${st.version}`);
   const params = allocParams(st.shape);
   const pf = readSafetensors(f.params);
@@ -186,6 +206,10 @@ async function openHarvest(cfg: CltTrainConfig): Promise<ActivationSource> {
   });
 }
 
+// The longest typed array V8 allocates (2^32 − 1 elements on 64-bit Node 20).
+const MAX_TYPED_ARRAY = 2 ** 32 - 1;
+const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 0)} GiB`;
+
 export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
   const cfg = parseTrainConfig(opts.config);
   if (!opts.source) {
@@ -195,14 +219,64 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
   const runDir = resolve(opts.outDir);
   const ckDir = join(runDir, CHECKPOINT_DIR);
   const metricsPath = join(runDir, METRICS_FILE);
+  const folderOpts = {
+    what: "atlas clt train",
+    mode: opts.resume ? ("add" as const) : ("create" as const),
+    results: [WEIGHTS_FILE],
+    noun: "a CLT",
+    force: opts.force,
+  };
+  // Nothing below writes until the folder is claimed: first every check that can fail.
+  checkRunFolder(runDir, folderOpts);
   const hasCheckpoint = existsSync(join(ckDir, "state.json")) || existsSync(join(`${ckDir}.old`, "state.json"));
-  if (!opts.resume && hasCheckpoint) {
+  if (!opts.resume && hasCheckpoint && !opts.force) {
     throw new Error(
-      `run dir ${runDir} already holds a checkpoint: pass --resume to continue it, or choose another --out`,
+      `run dir ${runDir} already holds a checkpoint: pass --resume to continue it, --force to start over, or choose another --out`,
     );
   }
   if (opts.resume && !hasCheckpoint) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
 
+  const source = opts.source ?? (await openHarvest(cfg));
+  const shape: CltShape = { nLayers: source.nLayers, dModel: source.dModel, nFeatures: cfg.featuresPerLayer };
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const B = cfg.batchTokens;
+  const totalSteps = Math.floor(cfg.tokens / B);
+  if (totalSteps < 1) throw new Error(`--tokens ${cfg.tokens} is less than one batch of ${B} tokens`);
+  const mem = trainingMemory(shape, cfg);
+  const machine = totalmem();
+  if (mem.bytes > machine || mem.largestArray > MAX_TYPED_ARRAY) {
+    throw new Error(
+      `--features-per-layer ${F} needs about ${gb(mem.bytes)} for training a ${L}-layer, d=${d} CLT ` +
+        `(parameters, gradients, Adam state, activation buffer), more than this machine's ${gb(machine)}` +
+        `${mem.largestArray > MAX_TYPED_ARRAY ? " and more than one array can hold" : ""}; lower --features-per-layer, --buffer-tokens or --batch-tokens`,
+    );
+  }
+  const folder = await claimRunFolder(runDir, folderOpts);
+  try {
+    return await trainInFolder(opts, cfg, { runDir, ckDir, metricsPath, source, shape, totalSteps });
+  } catch (err) {
+    folder.release({ failed: true });
+    throw err;
+  } finally {
+    folder.release();
+  }
+}
+
+async function trainInFolder(
+  opts: TrainCltOptions,
+  cfg: CltTrainConfig,
+  run: {
+    runDir: string;
+    ckDir: string;
+    metricsPath: string;
+    source: ActivationSource;
+    shape: CltShape;
+    totalSteps: number;
+  },
+): Promise<TrainCltResult> {
+  const { runDir, ckDir, metricsPath, source, shape, totalSteps } = run;
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const B = cfg.batchTokens;
   let resumed: ReturnType<typeof loadCheckpoint> | null = null;
   if (opts.resume) {
     resumed = loadCheckpoint(runDir);
@@ -217,12 +291,6 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
     }
   }
 
-  const source = opts.source ?? (await openHarvest(cfg));
-  const shape: CltShape = { nLayers: source.nLayers, dModel: source.dModel, nFeatures: cfg.featuresPerLayer };
-  const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  const B = cfg.batchTokens;
-  const totalSteps = Math.floor(cfg.tokens / B);
-  if (totalSteps < 1) throw new Error(`--tokens ${cfg.tokens} is less than one batch of ${B} tokens`);
   if (resumed && JSON.stringify(resumed.st.shape) !== JSON.stringify(shape)) {
     throw new Error(`cannot resume: checkpoint shape ${JSON.stringify(resumed.st.shape)} ≠ ${JSON.stringify(shape)}`);
   }

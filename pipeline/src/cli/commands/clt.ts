@@ -1,7 +1,7 @@
 // `atlas clt …`: cross-layer transcoders — train, eval, export/import circuit-tracer files.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { createProgress, writeJsonAtomic } from "@circuit-atlas/util";
+import { claimRunFolder, createProgress, writeJsonAtomic } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -46,6 +46,7 @@ const TrainArgs = z.object({
   out: z.string().min(1),
   config: z.string().optional(),
   resume: z.boolean().optional(),
+  force: z.boolean().optional(),
   quiet: z.boolean().optional(),
 });
 
@@ -86,6 +87,7 @@ export function register(program: Command): void {
     .option("--tokens <n>", "training tokens")
     .option("--config <file>", "JSON or YAML file with any training option (flags override)")
     .option("--resume", "continue the run in --out from its checkpoint (exactly)")
+    .option("--force", "replace a CLT or checkpoint already in --out (its files are removed first)")
     .option("--batch-tokens <n>", "tokens per step (default 2048)")
     .option("--lr <x>", "Adam learning rate")
     .option("--lambda <x>", "final sparsity coefficient λ (ramped from 0)")
@@ -125,6 +127,7 @@ export function register(program: Command): void {
           config,
           outDir: o.out,
           resume: o.resume,
+          force: o.force,
           shouldStop: () => stop,
           progress: o.quiet ? undefined : process.stderr,
         });
@@ -141,13 +144,16 @@ export function register(program: Command): void {
   clt
     .command("eval")
     .description(
-      "FVU, L0, dead features and replacement-model metrics on held-out text; writes eval.json in the run dir",
+      "FVU, L0, dead features and replacement-model metrics on held-out text; writes eval.json in the run dir " +
+        "(eval-<name>.json with --name)",
     )
     .argument("<run-dir>", "CLT run dir")
     .requiredOption("--corpus <path>", "held-out corpus")
     .option("--tokens <n>", "evaluation tokens", "32768")
     .option("--model <dir>", "model dir (default: the one recorded in the run config)")
     .option("--context-length <n>", "tokens per context (default: the training context length)")
+    .option("--name <name>", "keep this evaluation as eval-<name>.json beside the default eval.json")
+    .option("--force", "replace an existing evaluation of the same name")
     .option("--json", "print the metrics as JSON")
     .action(async (runDir: string, raw: unknown) => {
       const o = parseOptions(
@@ -156,38 +162,67 @@ export function register(program: Command): void {
           tokens: int.positive(),
           model: z.string().optional(),
           contextLength: int.min(2).optional(),
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "--name may hold letters, digits, '.', '_' and '-'")
+            .optional(),
+          force: z.boolean().optional(),
           json: z.boolean().optional(),
         }),
         raw,
         "clt eval",
       );
       const rc = readRunConfig(runDir);
+      const resultPath = join(runDir, o.name ? `eval-${o.name}.json` : "eval.json");
+      if (existsSync(resultPath) && !o.force) {
+        throw new Error(
+          `${resultPath} already holds an evaluation; pass --name <name> to keep both (eval-<name>.json), or --force to replace it`,
+        );
+      }
       const modelDir = o.model ?? rc.model;
       if (!modelDir) throw new Error("clt eval: the run config records no model dir; pass --model");
       if (!existsSync(join(modelDir, "config.json")))
         throw new Error(`model dir not found or not a model: ${modelDir}`);
-      await initBackend(undefined, { quiet: true });
-      const clt = CLT.fromRunDir(runDir);
-      const model = await loadModel(modelDir);
-      const corpus = await openCorpus(o.corpus);
-      const trainCtx = Number((rc.train as { contextLength?: unknown } | null)?.contextLength ?? 0);
-      const nCtx = o.contextLength ?? (trainCtx > 0 ? trainCtx : Math.min(model.config.nCtx, 128));
-      const progress = createProgress({ label: "eval", total: o.tokens, unit: "tokens", quiet: o.json });
-      const r = await evalClt({
-        clt,
-        model,
-        corpus,
-        tokens: o.tokens,
-        nCtx,
-        onProgress: (t) => progress.update(t),
-      }).finally(() => progress.stop());
-      const metrics: EvalResult = { fvu: r.fvu, l0: r.l0, dead_fraction: r.dead_fraction, replacement: r.replacement };
-      writeJsonAtomic(join(runDir, "eval.json"), {
-        ...metrics,
-        details: { tokens: r.tokens, contexts: r.contexts, n_ctx: r.nCtx, ce: r.ce, corpus: o.corpus, model: modelDir },
-      });
-      if (o.json) process.stdout.write(`${JSON.stringify(metrics)}\n`);
-      else printTable(metrics, r);
+      const folder = await claimRunFolder(runDir, { what: "atlas clt eval", mode: "add", flag: "<run-dir>" });
+      try {
+        await initBackend(undefined, { quiet: true });
+        const clt = CLT.fromRunDir(runDir);
+        const model = await loadModel(modelDir);
+        const corpus = await openCorpus(o.corpus);
+        const trainCtx = Number((rc.train as { contextLength?: unknown } | null)?.contextLength ?? 0);
+        const nCtx = o.contextLength ?? (trainCtx > 0 ? trainCtx : Math.min(model.config.nCtx, 128));
+        const progress = createProgress({ label: "eval", total: o.tokens, unit: "tokens", quiet: o.json });
+        const r = await evalClt({
+          clt,
+          model,
+          corpus,
+          tokens: o.tokens,
+          nCtx,
+          onProgress: (t) => progress.update(t),
+        }).finally(() => progress.stop());
+        const metrics: EvalResult = {
+          fvu: r.fvu,
+          l0: r.l0,
+          dead_fraction: r.dead_fraction,
+          replacement: r.replacement,
+        };
+        writeJsonAtomic(resultPath, {
+          ...metrics,
+          details: {
+            tokens: r.tokens,
+            contexts: r.contexts,
+            n_ctx: r.nCtx,
+            ce: r.ce,
+            corpus: o.corpus,
+            model: modelDir,
+          },
+        });
+        if (o.json) process.stdout.write(`${JSON.stringify(metrics)}\n`);
+        else printTable(metrics, r);
+        process.stderr.write(`wrote ${resultPath}\n`);
+      } finally {
+        folder.release();
+      }
     });
 
   clt

@@ -53,6 +53,14 @@ export function register(program: Command): void {
       const values = logits!.dataSync() as Float32Array;
       logits!.dispose();
       const V = model.config.vocabSize;
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        // Printing NaN rows with exit 0 hides a broken checkpoint; say where it shows.
+        throw new Error(
+          `logits: the model in ${o.model} produced a non-finite logit (${values[bad]}) at position ${Math.floor(bad / V)}; ` +
+            "its weights are damaged or overflow (check model.safetensors for NaN/Inf)",
+        );
+      }
       const rows = Array.from({ length: ids.length }, (_, t) => values.subarray(t * V, (t + 1) * V));
       if (o.json) {
         // Streamed row by row: a full-vocab row is ~1 MB of JSON.

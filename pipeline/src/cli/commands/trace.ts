@@ -1,19 +1,22 @@
 // `atlas trace`: the attribution graph of a prompt under a CLT, written as circuit-tracer /
 // Neuronpedia JSON (pruned) plus a binary side file with the full unpruned adjacency.
+
+import { existsSync, rmSync } from "node:fs";
 import { basename } from "node:path";
-import { stageLog, writeFileAtomic } from "@circuit-atlas/util";
+import { acquireLock, checkTarget, publishUnit, recoverUnit, stageLog } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { attribute, validateAttribution } from "../../attribution/index.ts";
 import { initBackend } from "../../backend/index.ts";
 import {
+  encodeGraphBinary,
   graphScores,
   prunedGraphScores,
   pruneGraph,
   toCircuitTracerJson,
-  writeCircuitTracerJson,
-  writeGraphBinary,
+  traceUnitFiles,
 } from "../../graph/index.ts";
+import { encodeWithBos } from "../../tokenizer/index.ts";
 import { cltModelOptions, loadCltAndModel, parseOptions } from "../options.ts";
 
 const unit = z.coerce.number().min(0).max(1);
@@ -29,13 +32,11 @@ const TraceArgs = z.object({
   slug: z.string().min(1).optional(),
   scan: z.string().min(1).optional(),
   validate: z.coerce.number().int().min(0),
+  force: z.boolean().optional(),
   quiet: z.boolean().optional(),
 });
 
-/** graph.json → graph.graph.safetensors */
-export function sideFilePath(jsonPath: string): string {
-  return jsonPath.replace(/\.json$/, ".graph.safetensors");
-}
+export { sideFilePath } from "../../graph/index.ts";
 
 export function register(program: Command): void {
   cltModelOptions(
@@ -60,71 +61,93 @@ export function register(program: Command): void {
       "also ablate the top-k features by influence and compare with the graph's prediction (Spearman); writes <out>.validation.json",
       "0",
     )
+    .option("--force", "replace the graph (and its side files) already at --out")
     .option("--quiet", "no progress output")
     .action(async (raw: unknown) => {
       const o = parseOptions(TraceArgs, raw, "trace");
       const t0 = performance.now();
       const log = stageLog({ quiet: o.quiet });
+      // Checks that write nothing come first, then the lock, then the work; the files are published
+      // together at the end (JSON last), so a kill never pairs a JSON with another run's side file.
+      const [, side, vPath] = traceUnitFiles(o.out) as [string, string, string];
+      for (const p of traceUnitFiles(o.out)) checkTarget(p);
+      if (existsSync(o.out) && !o.force) {
+        throw new Error(`${o.out} already holds a graph; pass --force to replace it, or choose another --out`);
+      }
       await initBackend(undefined, { quiet: o.quiet });
       const { loaded, modelDir, model } = await loadCltAndModel(o, "trace");
-      log(
-        `model ${modelDir}, CLT ${o.clt} (${loaded.clt.shape.nFeatures} features × ${loaded.clt.shape.nLayers} layers)`,
-      );
-      const scan = o.scan ?? basename(o.clt.replace(/\/+$/, ""));
-      const r = await attribute(model, loaded.clt, o.prompt, {
-        maxFeatureNodes: o.maxFeatureNodes,
-        batchSize: o.batchSize,
-        scan,
-        modelName: modelDir,
-        onProgress: log,
-      });
-      const g = r.graph;
-      const prune = pruneGraph(g, { nodeThreshold: o.nodeThreshold, edgeThreshold: o.edgeThreshold });
-      const full = graphScores(g);
-      const pruned = prunedGraphScores(g, prune.nodeMask);
-      const side = sideFilePath(o.out);
-      const json = toCircuitTracerJson(g, prune, {
-        slug: o.slug ?? basename(o.out, ".json"),
-        atlas: {
-          model: modelDir,
-          clt: o.clt,
-          edge_threshold: o.edgeThreshold,
-          max_feature_nodes: o.maxFeatureNodes,
-          n_active_features: r.stats.nActiveFeatures,
-          n_feature_nodes: g.features.length,
-          scores: { unpruned: full, pruned },
-          additivity: r.additivity,
-          side_file: basename(side),
-        },
-      });
-      writeCircuitTracerJson(o.out, json);
-      writeGraphBinary(side, g, { influence: prune.influence });
-      const a = r.additivity;
-      log(
-        `${r.stats.nActiveFeatures} active features, ${g.features.length} feature nodes, ${g.logits.length} logits; ` +
-          `pruned: ${json.nodes.length} nodes, ${json.links.length} links`,
-      );
-      log(
-        `replacement ${full.replacement.toFixed(3)} / completeness ${full.completeness.toFixed(3)} (unpruned), ` +
-          `${pruned.replacement.toFixed(3)} / ${pruned.completeness.toFixed(3)} (pruned)` +
-          (a ? `; additivity max residual ${a.maxFeatureResidual.toExponential(1)}` : ""),
-      );
-      process.stdout.write(`${o.out}\n${side}\n`);
-      if (o.validate > 0) {
-        // Two settings: the live model (what an experimenter sees) and the frozen local replacement
-        // (attention patterns and LN scales fixed: the setting the graph's linear prediction is exact in).
-        const live = await validateAttribution(r, { topK: o.validate });
-        const frozen = await validateAttribution(r, {
-          topK: o.validate,
-          intervention: { patching: "iterative", freezeAttention: true, freezeLayerNorm: true },
-        });
-        const vPath = o.out.replace(/\.json$/, ".validation.json");
-        writeFileAtomic(vPath, JSON.stringify({ live, frozen }, null, 2));
+      try {
+        model.toModelIds(encodeWithBos(o.prompt)); // a word the model cannot read: refused before any write
+      } catch (err) {
+        throw new Error(`trace: --prompt: ${(err as Error).message}`);
+      }
+      const release = await acquireLock(o.out, { what: "atlas trace" });
+      try {
+        recoverUnit(o.out, traceUnitFiles(o.out));
         log(
-          `validation on "${live.target}" (top ${live.entries.length} by influence): Spearman predicted vs measured ablation ` +
-            `${live.spearman.toFixed(3)} on the live model, ${frozen.spearman.toFixed(3)} with attention + LN frozen`,
+          `model ${modelDir}, CLT ${o.clt} (${loaded.clt.shape.nFeatures} features × ${loaded.clt.shape.nLayers} layers)`,
         );
-        process.stdout.write(`${vPath}\n`);
+        const scan = o.scan ?? basename(o.clt.replace(/\/+$/, ""));
+        const r = await attribute(model, loaded.clt, o.prompt, {
+          maxFeatureNodes: o.maxFeatureNodes,
+          batchSize: o.batchSize,
+          scan,
+          modelName: modelDir,
+          onProgress: log,
+        });
+        const g = r.graph;
+        const prune = pruneGraph(g, { nodeThreshold: o.nodeThreshold, edgeThreshold: o.edgeThreshold });
+        const full = graphScores(g);
+        const pruned = prunedGraphScores(g, prune.nodeMask);
+        const json = toCircuitTracerJson(g, prune, {
+          slug: o.slug ?? basename(o.out, ".json"),
+          atlas: {
+            model: modelDir,
+            clt: o.clt,
+            edge_threshold: o.edgeThreshold,
+            max_feature_nodes: o.maxFeatureNodes,
+            n_active_features: r.stats.nActiveFeatures,
+            n_feature_nodes: g.features.length,
+            scores: { unpruned: full, pruned },
+            additivity: r.additivity,
+            side_file: basename(side),
+          },
+        });
+        const a = r.additivity;
+        log(
+          `${r.stats.nActiveFeatures} active features, ${g.features.length} feature nodes, ${g.logits.length} logits; ` +
+            `pruned: ${json.nodes.length} nodes, ${json.links.length} links`,
+        );
+        log(
+          `replacement ${full.replacement.toFixed(3)} / completeness ${full.completeness.toFixed(3)} (unpruned), ` +
+            `${pruned.replacement.toFixed(3)} / ${pruned.completeness.toFixed(3)} (pruned)` +
+            (a ? `; additivity max residual ${a.maxFeatureResidual.toExponential(1)}` : ""),
+        );
+        let validation: string | null = null;
+        if (o.validate > 0) {
+          // Two settings: the live model (what an experimenter sees) and the frozen local replacement
+          // (attention patterns and LN scales fixed: the setting the graph's linear prediction is exact in).
+          const live = await validateAttribution(r, { topK: o.validate });
+          const frozen = await validateAttribution(r, {
+            topK: o.validate,
+            intervention: { patching: "iterative", freezeAttention: true, freezeLayerNorm: true },
+          });
+          validation = JSON.stringify({ live, frozen }, null, 2);
+          log(
+            `validation on "${live.target}" (top ${live.entries.length} by influence): Spearman predicted vs measured ablation ` +
+              `${live.spearman.toFixed(3)} on the live model, ${frozen.spearman.toFixed(3)} with attention + LN frozen`,
+          );
+        }
+        publishUnit([
+          { path: o.out, data: JSON.stringify(json) },
+          { path: side, data: encodeGraphBinary(g, { influence: prune.influence }) },
+          ...(validation !== null ? [{ path: vPath, data: validation }] : []),
+        ]);
+        // A graph without validation must not keep an older run's validation beside it.
+        if (validation === null) rmSync(vPath, { force: true });
+        process.stdout.write(`${o.out}\n${side}\n${validation !== null ? `${vPath}\n` : ""}`);
+      } finally {
+        release();
       }
       process.stderr.write(`time: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
     });
