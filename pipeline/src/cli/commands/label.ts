@@ -116,7 +116,7 @@ export function register(program: Command): void {
           );
         study = r.data.features;
       }
-      const model = o.llm ?? process.env.ATLAS_LLM_MODEL ?? DEFAULT_LLM;
+      const model = o.llm ?? (process.env.ATLAS_LLM_MODEL || DEFAULT_LLM);
       const summary = await labelFeatures({
         runDir: o.clt,
         mode,
