@@ -75,7 +75,11 @@ after(async () => {
 
 const env = () => ({ ...process.env, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: KEY, ATLAS_LLM_MODEL: "" });
 const cli = (args: string[], e = env()) =>
-  run(process.execPath, [bin, "label", "--clt", dir, "--quiet", ...args], { env: e, encoding: "utf8", timeout: 120_000 });
+  run(process.execPath, [bin, "label", "--clt", dir, "--quiet", ...args], {
+    env: e,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
 const labels = (): LabelRecord[] =>
   readFileSync(join(dir, "labels", "labels.jsonl"), "utf8")
     .trim()
@@ -94,7 +98,18 @@ test("label: heuristic labels first; they do not count as done for the LLM run",
 });
 
 test("label: LLM run over env vars only — retries, per-feature failures, scores, provenance", async () => {
-  const r = await cli(["--timeout", "0.5", "--retries", "2", "--concurrency", "3", "--price-in", "1", "--price-out", "2"]);
+  const r = await cli([
+    "--timeout",
+    "0.5",
+    "--retries",
+    "2",
+    "--concurrency",
+    "3",
+    "--price-in",
+    "1",
+    "--price-out",
+    "2",
+  ]);
   const s = JSON.parse(r.stdout);
   assert.deepEqual(server.violations, []);
   assert.equal(s.mode, "llm");
@@ -114,10 +129,14 @@ test("label: LLM run over env vars only — retries, per-feature failures, score
     assert.equal(x.supersedes, null, "the first LLM label supersedes no LLM label (heuristic history is separate)");
     const det = x.scores.find((q) => q.type === "detection")!;
     // 10 intervals × 4 held-out examples, every other one → 20 positives; 20 negatives; the scripted judge is perfect.
-    assert.deepEqual([det.positives, det.negatives, det.truePositives, det.trueNegatives, det.value], [20, 20, 20, 20, 1]);
+    assert.deepEqual(
+      [det.positives, det.negatives, det.truePositives, det.trueNegatives, det.value],
+      [20, 20, 20, 20, 1],
+    );
     assert.ok(det.ci95[0] > 0.85 && det.ci95[0] < 1 && det.ci95[1] === 1);
     assert.equal(x.provenance.examplesShown.length, 20, "10 top + 1 per quantile interval");
-    for (const q of x.scores) for (const id of q.exampleIds) assert.ok(!x.provenance.examplesShown.includes(id), `${id} was shown`);
+    for (const q of x.scores)
+      for (const id of q.exampleIds) assert.ok(!x.provenance.examplesShown.includes(id), `${id} was shown`);
     const fz = x.scores.find((q) => q.type === "fuzzing");
     if (f === 3) assert.equal(fz, undefined, "fuzzing answers of feature 3 were always malformed");
     else assert.deepEqual([fz!.value, fz!.positives, fz!.negatives], [1, 10, 10]);

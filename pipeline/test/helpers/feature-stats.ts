@@ -12,7 +12,22 @@ import {
 } from "../../src/features/formats.ts";
 
 export const MARKERS = [" apple", " river", " engine", " violin", " copper", " tulip"];
-const FILLER = [" the", " a", " old", " man", " walked", " to", " town", " and", " saw", " it", ".", " then", " left", " home"];
+const FILLER = [
+  " the",
+  " a",
+  " old",
+  " man",
+  " walked",
+  " to",
+  " town",
+  " and",
+  " saw",
+  " it",
+  ".",
+  " then",
+  " left",
+  " home",
+];
 
 function window(ctx: number, feature: number, withMarker: boolean, act: number, rnd: () => number): FeatureExample {
   const tokens = Array.from({ length: 12 }, () => FILLER[Math.floor(rnd() * FILLER.length)]!);
@@ -105,7 +120,17 @@ export function syntheticFeatureRun(nFeatures = MARKERS.length): string {
     corpus: { path: "synthetic", tokensRequested: 1000, nCtx: 16, seed: 0 },
     tokensSeen: 1000,
     contexts: ctx,
-    params: { topK: 12, nQuantiles: 10, perQuantile: 5, nNegatives: 20, windowBefore: 8, windowAfter: 3, histogramBins: 32, logitsK: 1, seed: 0 },
+    params: {
+      topK: 12,
+      nQuantiles: 10,
+      perQuantile: 5,
+      nNegatives: 20,
+      windowBefore: 8,
+      windowAfter: 3,
+      histogramBins: 32,
+      logitsK: 1,
+      seed: 0,
+    },
     layers: [{ layer: 0, file: "layer-0.jsonl.gz", features: nFeatures + 1, live: nFeatures }],
     stateBytesPerFeature: 0,
     startedAt: now,

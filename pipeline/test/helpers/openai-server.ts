@@ -7,7 +7,10 @@ import type { AddressInfo } from "node:net";
 export interface ChatRequest {
   model: string;
   messages: { role: string; content: string }[];
-  response_format?: { type: string; json_schema?: { name: string; strict?: boolean; schema?: { required?: string[] } } };
+  response_format?: {
+    type: string;
+    json_schema?: { name: string; strict?: boolean; schema?: { required?: string[] } };
+  };
   temperature?: number;
 }
 
@@ -41,7 +44,8 @@ export async function startOpenAiServer(opts: {
         res.writeHead(404).end();
         return;
       }
-      if (req.headers.authorization !== `Bearer ${opts.key}`) violations.push(`bad authorization ${req.headers.authorization}`);
+      if (req.headers.authorization !== `Bearer ${opts.key}`)
+        violations.push(`bad authorization ${req.headers.authorization}`);
       let r: ChatRequest;
       try {
         r = JSON.parse(body) as ChatRequest;
@@ -57,7 +61,12 @@ export async function startOpenAiServer(opts: {
         violations.push(`messages ${roles}`);
       }
       const rf = r.response_format;
-      if (rf?.type !== "json_schema" || !rf.json_schema?.name || rf.json_schema.strict !== true || !rf.json_schema.schema?.required?.length) {
+      if (
+        rf?.type !== "json_schema" ||
+        !rf.json_schema?.name ||
+        rf.json_schema.strict !== true ||
+        !rf.json_schema.schema?.required?.length
+      ) {
         violations.push(`response_format ${JSON.stringify(rf)}`);
       }
       const reply = opts.script(r);
@@ -70,7 +79,11 @@ export async function startOpenAiServer(opts: {
             created: Math.floor(Date.now() / 1000),
             model: r.model,
             choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
-            usage: { prompt_tokens: Math.ceil(body.length / 4), completion_tokens: Math.ceil(content.length / 4), total_tokens: 0 },
+            usage: {
+              prompt_tokens: Math.ceil(body.length / 4),
+              completion_tokens: Math.ceil(content.length / 4),
+              total_tokens: 0,
+            },
           }),
         );
       };
