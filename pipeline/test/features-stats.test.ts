@@ -155,7 +155,9 @@ test("feature stats match a brute-force computation on a tiny CLT", async () => 
     assert.ok(Math.max(...vals) < w * counts.length);
     // top-k: the k largest per-context peaks, strongest first, windows from the corpus
     const wantTop = [...peaks].sort((a, b) => b - a).slice(0, params.topK);
-    s.topExamples.forEach((e, j) => close(e.maxActivation, wantTop[j]!, 1e-3, `${s.featureId} top ${j}`));
+    s.topExamples.forEach((e, j) => {
+      close(e.maxActivation, wantTop[j]!, 1e-3, `${s.featureId} top ${j}`);
+    });
     const checkWindow = (e: FeatureStats["topExamples"][number], zero: boolean) => {
       const c = ctxs[e.contextIndex]!;
       assert.deepEqual(e.tokenIds, Array.from(c.subarray(e.start, e.start + e.tokenIds.length)), "window tokens");

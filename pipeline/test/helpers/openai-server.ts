@@ -17,7 +17,7 @@ export interface ChatRequest {
 export type Reply =
   | { kind: "json"; content: string }
   | { kind: "status"; status: number; retryAfterMs?: number }
-  | { kind: "hang"; ms: number; then: string };
+  | { kind: "hang"; ms: number; answer: string };
 
 export interface TestServer {
   url: string;
@@ -96,7 +96,7 @@ export async function startOpenAiServer(opts: {
         res.end(JSON.stringify({ error: { message: `scripted ${reply.status}`, type: "test" } }));
       } else {
         const t = setTimeout(() => {
-          if (!res.destroyed) ok(reply.then);
+          if (!res.destroyed) ok(reply.answer);
         }, reply.ms);
         res.on("close", () => clearTimeout(t));
       }
