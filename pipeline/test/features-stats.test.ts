@@ -17,36 +17,21 @@ import {
   readFeatureManifest,
   readFeatureStats,
 } from "../src/features/index.ts";
-import { GPT2, type GPT2Config, parameterShapes } from "../src/model/index.ts";
-import { BOS_ID, encode } from "../src/tokenizer/index.ts";
+import { GPT2 } from "../src/model/index.ts";
 import { CLT } from "../src/transcoder/index.ts";
 import { randomClt } from "./attribution-helpers.ts";
+import { corpusModelWeights } from "./helpers/random-gpt2.ts";
 
 const text = Array.from(
   { length: 60 },
   (_, i) =>
     `Item ${i}: the war lasted from ${1700 + ((i * 37) % 90)} to ${1790 + (i % 9)}; a red fox saw ${i * 11} birds.`,
 ).join("\n\n");
-const vocab = Int32Array.from(new Set([BOS_ID, ...encode(text)]));
-const config: GPT2Config = {
-  nLayers: 2,
-  nHeads: 2,
-  dModel: 16,
-  dHead: 8,
-  dMlp: 32,
-  nCtx: 16,
-  vocabSize: vocab.length,
-  lnEps: 1e-5,
-};
 const rng = new Rng(3);
-const weights: Record<string, tf.Tensor> = {};
-for (const [name, shape] of parameterShapes(config)) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = /ln_\d\.weight|ln_f\.weight/.test(name)
-    ? Float32Array.from({ length: n }, () => 1 + 0.2 * rng.normal())
-    : Float32Array.from({ length: n }, () => rng.normal() * 0.3);
-  weights[name] = tf.tensor(v, shape);
-}
+const { config, weights, vocab } = corpusModelWeights(text, { nLayers: 2, dModel: 16, nCtx: 16 }, () => rng.normal(), {
+  scale: 0.3,
+  gainNoise: 0.2,
+});
 const model = new GPT2(config, weights, vocab);
 const F = 24;
 const L = config.nLayers;

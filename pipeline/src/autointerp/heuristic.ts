@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { FeatureExample, FeatureStats, LabelScore } from "../features/formats.ts";
 import { classifyFeature, type FeatureDescriptors, featureDescriptors } from "../study/index.ts";
 import { fuzzingItems, splitExamples } from "./examples.ts";
-import { balancedAccuracy, countJudgements } from "./scoring.ts";
+import { countJudgements, labelScore } from "./scoring.ts";
 
 export const HEURISTIC_VERSION = "heuristic-v1";
 export const HEURISTIC_JUDGE = "heuristic-token-match";
@@ -197,23 +197,8 @@ function selfScores(s: FeatureStats, tokens: string[], seed: number): LabelScore
     fz.map((f) => f.correct),
     fz.map((f) => f.marked.size > 0 && [...f.marked].every((i) => set.has(clean(f.example.tokens[i]!)))),
   );
-  const mk = (type: LabelScore["type"], c: ReturnType<typeof countJudgements>, ids: string[]): LabelScore | null => {
-    const ba = balancedAccuracy(c);
-    if (ba.positives === 0 || ba.negatives === 0) return null;
-    return {
-      type,
-      value: ba.value,
-      ci95: ba.ci95,
-      positives: ba.positives,
-      negatives: ba.negatives,
-      truePositives: c.truePositives,
-      trueNegatives: c.trueNegatives,
-      unjudged: c.unjudged,
-      scorerModel: HEURISTIC_JUDGE,
-      promptVersion: HEURISTIC_VERSION,
-      exampleIds: ids,
-    };
-  };
+  const mk = (type: LabelScore["type"], c: ReturnType<typeof countJudgements>, ids: string[]) =>
+    labelScore(type, c, HEURISTIC_JUDGE, HEURISTIC_VERSION, ids);
   return [
     mk(
       "detection",

@@ -18,4 +18,11 @@ export { ANSWERS_JSON_SCHEMA, EXPLANATION_JSON_SCHEMA, explain, explainerMessage
 export { exportNeuronpedia, importNeuronpedia, toNeuronpedia } from "./neuronpedia.ts";
 export { PROMPT_VERSIONS } from "./prompts.ts";
 export { type LabelRunOptions, type LabelRunSummary, labelFeatures } from "./run.ts";
-export { type BalancedAccuracy, type BinaryCounts, balancedAccuracy, countJudgements, Z95 } from "./scoring.ts";
+export {
+  type BalancedAccuracy,
+  type BinaryCounts,
+  balancedAccuracy,
+  countJudgements,
+  labelScore,
+  Z95,
+} from "./scoring.ts";

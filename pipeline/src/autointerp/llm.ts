@@ -5,7 +5,7 @@ import type { FeatureExample, FeatureStats, LabelScore } from "../features/forma
 import { type LlmClient, LlmError, type Usage } from "./client.ts";
 import { type ExampleSplit, fuzzingItems } from "./examples.ts";
 import { explainerExample, fill, loadTemplate, markedText, numbered, PROMPT_VERSIONS } from "./prompts.ts";
-import { balancedAccuracy, countJudgements } from "./scoring.ts";
+import { countJudgements, labelScore } from "./scoring.ts";
 
 export const ExplanationSchema = z.object({
   label: z.string().min(1),
@@ -141,21 +141,13 @@ async function judge(
     items.map((x) => x.truth),
     predicted,
   );
-  const ba = balancedAccuracy(c);
-  if (ba.positives + ba.negatives === 0) return null;
-  return {
-    type: kind,
-    value: ba.value,
-    ci95: ba.ci95,
-    positives: ba.positives,
-    negatives: ba.negatives,
-    truePositives: c.truePositives,
-    trueNegatives: c.trueNegatives,
-    unjudged: c.unjudged,
-    scorerModel: client.o.model,
-    promptVersion: t.version,
-    exampleIds: items.map((x) => x.id),
-  };
+  return labelScore(
+    kind,
+    c,
+    client.o.model,
+    t.version,
+    items.map((x) => x.id),
+  );
 }
 
 export async function score(

@@ -1,8 +1,7 @@
 // Labels ⇄ Neuronpedia's explanation shape (JSONL, one Explanation row per line).
 import { createHash } from "node:crypto";
-import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { z } from "zod";
 import {
   currentLabels,
@@ -14,6 +13,7 @@ import {
   type NeuronpediaExplanation,
   NeuronpediaExplanationSchema,
   readFeatureManifest,
+  readJsonLines,
   readLabels,
 } from "../features/formats.ts";
 import { writeFileAtomic } from "../transcoder/io.ts";
@@ -74,47 +74,40 @@ const ImportRowSchema = z.object({
 /** Appends the rows of a Neuronpedia JSONL file as `source: "imported"` labels; returns the count. */
 export async function importNeuronpedia(runDir: string, file: string): Promise<number> {
   const m = readFeatureManifest(runDir);
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   const records: LabelRecord[] = [];
   let n = 0;
   const at = new Date().toISOString();
-  for await (const line of lines) {
+  for await (const row of readJsonLines(file, ImportRowSchema, false)) {
     n++;
-    if (!line.trim()) continue;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file} line ${n} is not valid JSON (${(e as Error).message})`);
-    }
-    const r = ImportRowSchema.safeParse(raw);
-    if (!r.success) throw new Error(`${file} line ${n}: ${z.prettifyError(r.error).replace(/\n/g, "; ")}`);
-    const layer = Number.parseInt(r.data.layer, 10);
-    const index = Number(r.data.index);
+    const layer = Number.parseInt(row.layer, 10);
+    const index = Number(row.index);
     if (layer >= m.transcoder.nLayers || index >= m.transcoder.nFeatures) {
       throw new Error(
-        `${file} line ${n}: feature ${layer}_${index} is outside this transcoder (${m.transcoder.nLayers} layers × ${m.transcoder.nFeatures})`,
+        `${file} row ${n}: feature ${layer}_${index} is outside this transcoder (${m.transcoder.nLayers} layers × ${m.transcoder.nFeatures})`,
       );
     }
-    const words = r.data.description.split(/\s+/);
-    const label = r.data.notes || (words.length > 6 ? `${words.slice(0, 6).join(" ")} …` : r.data.description);
+    const words = row.description.split(/\s+/);
+    const label = row.notes || (words.length > 6 ? `${words.slice(0, 6).join(" ")} …` : row.description);
     records.push({
       version: LABEL_FORMAT_VERSION,
-      id: createHash("sha256").update(`${file}|${n}|${at}|${line}`).digest("hex").slice(0, 16),
+      id: createHash("sha256")
+        .update(`${file}|${n}|${at}|${JSON.stringify(row)}`)
+        .digest("hex")
+        .slice(0, 16),
       transcoder: m.transcoder.id,
       featureId: featureId(layer, index),
       layer,
       featureIndex: index,
       source: "imported",
       label,
-      description: r.data.description,
+      description: row.description,
       confidence: null,
       scores: [],
       provenance: {
         explainer: {
-          model: r.data.explanationModelName ?? "unknown",
+          model: row.explanationModelName ?? "unknown",
           endpoint: null,
-          promptVersion: r.data.typeName ?? "unknown",
+          promptVersion: row.typeName ?? "unknown",
           temperature: null,
         },
         scorer: null,

@@ -1,4 +1,5 @@
 // Scoring math: balanced accuracy of a binary judge with its 95% interval.
+import type { LabelScore } from "../features/formats.ts";
 //
 // BA = (TPR + TNR) / 2. Its interval uses the normal approximation of the two independent
 // binomial rates, each Agresti–Coull adjusted (x + 1)/(n + 2) so that perfect or empty cells still
@@ -46,4 +47,29 @@ export function countJudgements(truth: boolean[], predicted: (boolean | null)[])
     else c.trueNegatives++;
   });
   return c;
+}
+
+/** A LabelScore from judge counts (null when either class is missing: no balanced accuracy then). */
+export function labelScore(
+  type: LabelScore["type"],
+  c: BinaryCounts & { unjudged: number },
+  scorerModel: string,
+  promptVersion: string,
+  exampleIds: string[],
+): LabelScore | null {
+  const ba = balancedAccuracy(c);
+  if (ba.positives === 0 || ba.negatives === 0) return null;
+  return {
+    type,
+    value: ba.value,
+    ci95: ba.ci95,
+    positives: ba.positives,
+    negatives: ba.negatives,
+    truePositives: c.truePositives,
+    trueNegatives: c.trueNegatives,
+    unjudged: c.unjudged,
+    scorerModel,
+    promptVersion,
+    exampleIds,
+  };
 }
