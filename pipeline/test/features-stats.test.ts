@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
-import * as tf from "@tensorflow/tfjs";
 import { contexts, openCorpus, Rng } from "../src/data/index.ts";
 import {
   computeFeatureStats,
