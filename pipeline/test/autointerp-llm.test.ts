@@ -45,7 +45,7 @@ function script(r: ChatRequest): Reply {
       case 3:
         return n === 1 ? { kind: "status", status: 503, retryAfterMs: 5 } : { kind: "json", content: explanation(f) };
       case 4:
-        return n === 1 ? { kind: "hang", ms: 3000, answer: explanation(f) } : { kind: "json", content: explanation(f) };
+        return n === 1 ? { kind: "hang", ms: 30_000, answer: explanation(f) } : { kind: "json", content: explanation(f) };
       case 5:
         return { kind: "json", content: '{"label": "oops"' }; // always malformed
       default:
@@ -100,7 +100,7 @@ test("label: heuristic labels first; they do not count as done for the LLM run",
 test("label: LLM run over env vars only — retries, per-feature failures, scores, provenance", async () => {
   const r = await cli([
     "--timeout",
-    "0.5",
+    "4",
     "--retries",
     "2",
     "--concurrency",
