@@ -14,6 +14,7 @@ const Args = z.object({
   clt: z.string().min(1),
   model: z.string().optional(),
   corpus: z.string().min(1),
+  out: z.string().min(1).optional(),
   tokens: int.positive(),
   nCtx: int.min(2).optional(),
   batchContexts: int.positive().optional(),
@@ -41,11 +42,12 @@ export function register(program: Command): void {
       .command("features")
       .description(
         "feature statistics for every CLT feature in one streaming pass over held-out text: density, histogram, max, " +
-          "top-k and quantile examples with per-token activations, negatives, logit effects → <clt>/features/",
+          "top-k and quantile examples with per-token activations, negatives, logit effects → <out or clt>/features/",
       ),
   )
     .requiredOption("--corpus <path>", "held-out text (text / JSONL / Parquet, glob ok)")
     .requiredOption("--tokens <n>", "tokens to process (BOS excluded)")
+    .option("--out <dir>", "folder that gets features/ (default: the CLT dir)")
     .option("--n-ctx <n>", "tokens per context incl. BOS (default: the model's context)")
     .option("--batch-contexts <n>", "contexts per model forward")
     .option("--transcoder-id <id>", "id qualifying feature ids across an atlas (default: the CLT dir's name)")
@@ -87,7 +89,7 @@ export function register(program: Command): void {
         model,
         corpus,
         corpusPath: resolve(o.corpus),
-        runDir: o.clt,
+        runDir: o.out ?? o.clt,
         transcoderId: o.transcoderId ?? basename(resolve(o.clt)),
         modelDir: resolve(modelDir),
         tokens: o.tokens,

@@ -58,7 +58,7 @@ export function register(program: Command): void {
         "OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY), or the offline heuristic labeler (--offline, or when " +
         "neither variable is set); labels go to <clt>/labels/labels.jsonl",
     )
-    .requiredOption("--clt <dir>", "CLT run directory with feature statistics")
+    .requiredOption("--clt <dir>", "folder with features/ (the CLT dir, or the --out of atlas features)")
     .option("--limit <n>", "label at most n features this run (finished ones are skipped)")
     .option("--features <ids>", "only these feature ids, comma-separated (e.g. 0_12,3_7)")
     .option("--offline", "use the heuristic labeler (source: heuristic), no endpoint")
