@@ -43,4 +43,3 @@ export {
 export { down, reset, type StatusResult, status, type UpResult, up } from "./server/commands.ts";
 export { ping, ServerError } from "./server/local.ts";
 export { int, toNumber, toPlain } from "./values.ts";
-export * from "./atlas/read.ts";

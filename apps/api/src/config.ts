@@ -49,7 +49,9 @@ export function parseApiKeys(spec: string): ApiKey[] {
     .filter(Boolean)
     .map((s, i) => {
       const at = s.indexOf(":");
-      return at > 0 ? { name: s.slice(0, at), key: s.slice(at + 1) } : { name: i === 0 ? "default" : `key${i}`, key: s };
+      return at > 0
+        ? { name: s.slice(0, at), key: s.slice(at + 1) }
+        : { name: i === 0 ? "default" : `key${i}`, key: s };
     })
     .filter((k) => k.key.length > 0);
 }

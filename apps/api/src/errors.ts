@@ -50,7 +50,11 @@ export function formatError(production: boolean, log: (e: unknown) => void) {
     }
     log(original);
     return production
-      ? { message: "internal server error", path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }
+      ? {
+          message: "internal server error",
+          path: formatted.path,
+          extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+        }
       : { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }

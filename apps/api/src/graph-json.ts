@@ -119,5 +119,8 @@ export function pruneStored(
     linked.add(e.source);
     linked.add(e.target);
   }
-  return { nodes: nodes.filter((n) => keep.has(n.nodeId) && (n.kind !== "feature" || linked.has(n.nodeId))), edges: kept };
+  return {
+    nodes: nodes.filter((n) => keep.has(n.nodeId) && (n.kind !== "feature" || linked.has(n.nodeId))),
+    edges: kept,
+  };
 }

@@ -127,4 +127,3 @@ export function page(first: number | null | undefined, dflt: number, max: number
   if (n > max) throw badInput(`\`${arg}\` is ${n}; at most ${max} per request`, arg);
   return n;
 }
-

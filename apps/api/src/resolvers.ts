@@ -1,13 +1,13 @@
 // Thin resolvers over the db read layer (@circuit-atlas/db, db/src/atlas/read.ts): argument checks,
 // typed errors, DataLoader batching, and the shaping of stored JSON into the SDL's types.
 import * as db from "@circuit-atlas/db";
+import { type Caller, requireKey } from "./auth.ts";
 import type { ApiConfig } from "./config.ts";
 import { badInput, notFound } from "./errors.ts";
 import { circuitTracerJson, pruneStored } from "./graph-json.ts";
 import type { JobQueue } from "./jobs.ts";
 import { page } from "./limits.ts";
 import type { Loaders } from "./loaders.ts";
-import { requireKey, type Caller } from "./auth.ts";
 
 export interface Context {
   config: ApiConfig;
@@ -115,7 +115,13 @@ function example(e: StoredExample) {
       maxPosition = p;
     }
   }
-  return { tokens: e.tokens, activations, maxActivation: e.maxActivation ?? best, maxPosition, source: e.source ?? null };
+  return {
+    tokens: e.tokens,
+    activations,
+    maxActivation: e.maxActivation ?? best,
+    maxPosition,
+    source: e.source ?? null,
+  };
 }
 
 /** Label scores stored as an array of scorer results ({type, value, ci95, positives, negatives}) or a map. */
@@ -222,7 +228,10 @@ const asGraph = (g: db.GraphRecord, askedNode: number | null = null, askedEdge: 
 });
 
 /** Graph contents, fetched once per graph and threshold pair within a request. */
-const contentsCache = new WeakMap<Context, Map<string, Promise<{ nodes: db.GraphNodeRecord[]; edges: db.GraphEdgeRecord[] }>>>();
+const contentsCache = new WeakMap<
+  Context,
+  Map<string, Promise<{ nodes: db.GraphNodeRecord[]; edges: db.GraphEdgeRecord[] }>>
+>();
 
 function graphContents(g: GraphParent, ctx: Context) {
   let m = contentsCache.get(ctx);
@@ -330,7 +339,11 @@ async function paths(args: Args, ctx: Context) {
         if (p.nodes.includes(e.otherId)) continue;
         const total = inAbs.get(e.otherId) ?? 0;
         if (total <= 0) continue;
-        const q = { nodes: [...p.nodes, e.otherId], weights: [...p.weights, e.weight], score: (p.score * Math.abs(e.weight)) / total };
+        const q = {
+          nodes: [...p.nodes, e.otherId],
+          weights: [...p.weights, e.weight],
+          score: (p.score * Math.abs(e.weight)) / total,
+        };
         if (e.otherId === to.id) done.push(q);
         else if ((layerOf.get(e.otherId) ?? Number.POSITIVE_INFINITY) < to.layer) next.push(q);
       }
@@ -463,7 +476,8 @@ export const resolvers = {
     traceGraph(_: unknown, args: Args, ctx: Context) {
       const author = requireKey(ctx.caller, ctx.config.apiKeys.length > 0);
       const prompt = String(args.prompt);
-      if (prompt.trim().length === 0 || prompt.length > 1000) throw badInput("`prompt` must be 1–1000 characters", "prompt");
+      if (prompt.trim().length === 0 || prompt.length > 1000)
+        throw badInput("`prompt` must be 1–1000 characters", "prompt");
       return ctx.jobs.submit({ prompt, transcoderId: (args.transcoder as string | null) ?? null, author });
     },
   },
@@ -484,7 +498,10 @@ export const resolvers = {
       const { graphs } = await db.listGraphs({ offset: 0, limit: 1000 }, ctx.readOpts());
       // The greater-than prompt first, then newest.
       const gt = (g: db.GraphRecord) => (/greater|lasted from the year/i.test(`${g.id} ${g.prompt}`) ? 0 : 1);
-      return [...graphs].sort((a, b) => gt(a) - gt(b)).slice(0, limit).map((g) => asGraph(g));
+      return [...graphs]
+        .sort((a, b) => gt(a) - gt(b))
+        .slice(0, limit)
+        .map((g) => asGraph(g));
     },
     studies: async (_: unknown, __: Args, ctx: Context) => (await db.listStudies(ctx.readOpts())).map(studyView),
   },
@@ -520,11 +537,18 @@ export const resolvers = {
     },
     async topLogits(f: FeatureParent, args: Args, ctx: Context) {
       const n = page(args.first as number | null, 10, ctx.config.maxPage);
-      return (json<{ token: string; tokenId?: number; value: number }[]>((await ctx.loaders.details.load(f.id))?.topLogits) ?? []).slice(0, n);
+      return (
+        json<{ token: string; tokenId?: number; value: number }[]>((await ctx.loaders.details.load(f.id))?.topLogits) ??
+        []
+      ).slice(0, n);
     },
     async bottomLogits(f: FeatureParent, args: Args, ctx: Context) {
       const n = page(args.first as number | null, 10, ctx.config.maxPage);
-      return (json<{ token: string; tokenId?: number; value: number }[]>((await ctx.loaders.details.load(f.id))?.bottomLogits) ?? []).slice(0, n);
+      return (
+        json<{ token: string; tokenId?: number; value: number }[]>(
+          (await ctx.loaders.details.load(f.id))?.bottomLogits,
+        ) ?? []
+      ).slice(0, n);
     },
     heatmap: async (f: FeatureParent, _: Args, ctx: Context) => {
       const r = await ctx.loaders.greaterThan.load(f.id);
@@ -598,7 +622,8 @@ export const resolvers = {
   GraphNode: {
     id: (n: db.GraphNodeRecord) => n.nodeId,
     kind: (n: db.GraphNodeRecord) => n.kind.toUpperCase(),
-    feature: (n: db.GraphNodeRecord, _: Args, ctx: Context) => (n.featureId ? ctx.loaders.feature.load(n.featureId) : null),
+    feature: (n: db.GraphNodeRecord, _: Args, ctx: Context) =>
+      n.featureId ? ctx.loaders.feature.load(n.featureId) : null,
   },
 
   Study: {

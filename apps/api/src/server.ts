@@ -4,8 +4,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
-import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import { typeDefs } from "@circuit-atlas/graph-schema";
 import { makeExecutableSchema } from "@graphql-tools/schema";
@@ -85,18 +85,39 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
           if (left <= 0) throw timedOut(config.timeoutMs);
           return { timeoutMs: left };
         };
-        return { config, caller: authenticate(req.headers, config.apiKeys), jobs, loaders: createLoaders(readOpts), readOpts };
+        return {
+          config,
+          caller: authenticate(req.headers, config.apiKeys),
+          jobs,
+          loaders: createLoaders(readOpts),
+          readOpts,
+        };
       },
     }),
   );
   // Body-parser errors (malformed JSON, too large) → 400/413 with a GraphQL-shaped error, never a 500 page.
-  app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (!err) return next();
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
-    res.status(status).json({
-      errors: [{ message: err.type === "entity.too.large" ? `the request body is larger than ${config.maxBody}` : "the request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }],
-    });
-  });
+  app.use(
+    (
+      err: { status?: number; type?: string; message?: string },
+      _req: express.Request,
+      res: express.Response,
+      next: express.NextFunction,
+    ) => {
+      if (!err) return next();
+      const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
+      res.status(status).json({
+        errors: [
+          {
+            message:
+              err.type === "entity.too.large"
+                ? `the request body is larger than ${config.maxBody}`
+                : "the request body is not valid JSON",
+            extensions: { code: "BAD_REQUEST" },
+          },
+        ],
+      });
+    },
+  );
 
   await new Promise<void>((ok) => httpServer.listen(config.port, config.host, ok));
   const port = (httpServer.address() as AddressInfo).port;

@@ -23,7 +23,9 @@ function run(args: string[], log: (line: string) => void): Promise<void> {
     child.stderr.on("data", onData);
     child.on("error", fail);
     child.on("close", (code) =>
-      code === 0 ? ok() : fail(new Error(`atlas ${args[0]} exited with ${code}: ${tail.trim().split("\n").at(-1) ?? ""}`)),
+      code === 0
+        ? ok()
+        : fail(new Error(`atlas ${args[0]} exited with ${code}: ${tail.trim().split("\n").at(-1) ?? ""}`)),
     );
   });
 }
@@ -32,7 +34,8 @@ export function pipelineRunner(jobsDir: string): JobRunner {
   const dir = resolve(repoRoot, jobsDir);
   return async (job, log) => {
     const t = await transcoderRunDir(job.transcoderId);
-    if (!t) throw new Error(job.transcoderId ? `unknown transcoder ${job.transcoderId}` : "the atlas has no transcoder");
+    if (!t)
+      throw new Error(job.transcoderId ? `unknown transcoder ${job.transcoderId}` : "the atlas has no transcoder");
     if (!t.runDir) throw new Error(`transcoder ${t.id} records no run directory to trace with`);
     mkdirSync(dir, { recursive: true });
     const slug = `api-${job.id.slice(0, 8)}`;

@@ -119,7 +119,16 @@ export async function featureIdsByShortId(shortId: string, opts: ReadOptions = {
  * for shorter words, where a typo is another word). Empty when the text has no words.
  */
 export function luceneQuery(text: string, maxTerms = 12): string {
-  const words = [...new Set((text.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, maxTerms))];
+  const words = [
+    ...new Set(
+      (
+        text
+          .normalize("NFKC")
+          .toLowerCase()
+          .match(/[\p{L}\p{N}]+/gu) ?? []
+      ).slice(0, maxTerms),
+    ),
+  ];
   const parts: string[] = [];
   for (const w0 of words) {
     const w = w0.slice(0, 64);
@@ -159,8 +168,13 @@ export async function searchFeatures(args: SearchArgs, opts: ReadOptions = {}): 
            AND ($source IS NULL OR EXISTS { MATCH (l:Label {id: f.labelId}) WHERE l.source = $source })
          WITH f, score ORDER BY score DESC, f.id
          WITH collect({score: score, f: f}) AS hits
-         RETURN size(hits) AS total,
-                [h IN hits[$offset..($offset + $limit)] | {score: h.score, f: h.f ${FEATURE_CORE.slice(2)}}] AS page`,
+         WITH size(hits) AS total, hits[$offset..($offset + $limit)] AS hits
+         CALL (hits) {
+           UNWIND hits AS h
+           WITH h.score AS score, h.f AS f
+           RETURN collect({score: score, f: ${FEATURE_CORE}}) AS page
+         }
+         RETURN total, page`,
         {
           lucene,
           max: intParam(SEARCH_MAX_HITS),
@@ -239,7 +253,10 @@ export async function labelHistories(featureIds: readonly string[], opts: ReadOp
       ),
     opts,
   );
-  const by = groupBy(rows.map((r) => labelRecord(r.l)), (l) => l.featureId);
+  const by = groupBy(
+    rows.map((r) => labelRecord(r.l)),
+    (l) => l.featureId,
+  );
   return featureIds.map((id) => by.get(id) ?? []);
 }
 
@@ -325,8 +342,9 @@ export async function featureEdges(
 }
 
 /**
- * Σ |weight| of the feature→feature edges into each feature (aggregate: Σ |weightSum| of its
- * INFLUENCES; per graph: Σ |weight| of ATTRIBUTES from feature nodes), the normalizer of `paths`.
+ * Σ over in-neighbour features of |weight| into each feature (aggregate: Σ |weightSum| of its
+ * INFLUENCES; per graph: the graph's ATTRIBUTES from each feature summed over positions first),
+ * the normalizer of `paths`: the same pair weights `featureEdges` returns.
  */
 export async function incomingAbsWeight(
   featureIds: readonly string[],
@@ -335,9 +353,13 @@ export async function incomingAbsWeight(
 ): Promise<Map<string, number>> {
   const cypher = graphId
     ? `UNWIND $ids AS id
-       OPTIONAL MATCH (:Feature {id: id})<-[:OF]-(n:GraphNode {graphId: $graph})<-[a:ATTRIBUTES]-(m:GraphNode)
-       WHERE m.kind = 'feature'
-       RETURN id, coalesce(sum(abs(a.weight)), 0.0) AS total`
+       CALL (id) {
+         OPTIONAL MATCH (:Feature {id: id})<-[:OF]-(n:GraphNode {graphId: $graph})<-[a:ATTRIBUTES]-(m:GraphNode)
+         WHERE m.kind = 'feature'
+         WITH m.featureId AS other, sum(a.weight) AS w
+         RETURN coalesce(sum(abs(w)), 0.0) AS total
+       }
+       RETURN id, total`
     : `UNWIND $ids AS id
        OPTIONAL MATCH (:Feature {id: id})<-[r:INFLUENCES]-(:Feature)
        RETURN id, coalesce(sum(abs(r.weightSum)), 0.0) AS total`;
@@ -609,7 +631,7 @@ export interface StudyRecord {
   verdict: string | null;
 }
 
-const STUDY = `s {.id, .transcoderId, .kind, .metrics, .dataset, .graphs, .meanReplacementScore,
+const STUDY = `s {.id, .transcoderId, .kind, .metrics, .dataset, .graphs, .meanReplacementScore, .ingestedAt,
   .meanCompletenessScore, .verdict}`;
 
 /** The newest study of a kind (optionally of one transcoder), or null. */
