@@ -149,8 +149,9 @@ function labelScores(text: string | null) {
       });
     }
   };
-  if (Array.isArray(raw)) raw.forEach((s, i) => push(String(i), s));
-  else if (raw && typeof raw === "object") for (const [k, v] of Object.entries(raw)) push(k, v);
+  if (Array.isArray(raw)) {
+    for (const [i, s] of raw.entries()) push(String(i), s);
+  } else if (raw && typeof raw === "object") for (const [k, v] of Object.entries(raw)) push(k, v);
   return out;
 }
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { circuitTracerGraphSchema } from "../../../pipeline/src/graph/json.ts";
 import type { ApiServer } from "../src/index.ts";
-import { API_KEY, closeDriver, codes, data, gql, requireServer, startApi } from "./helpers.ts";
+import { closeDriver, codes, data, gql, type Json, requireServer, startApi } from "./helpers.ts";
 import {
   cleanup,
   examplesOf,
@@ -85,9 +85,9 @@ describe("searchFeatures", () => {
 
   test("a word of the labels finds its features, ranked by score", async () => {
     const d = await data(api, Q, { q: "year" });
-    const ids = d.searchFeatures.edges.map((e: any) => e.feature.id);
+    const ids = d.searchFeatures.edges.map((e: Json) => e.feature.id);
     for (const id of yearIds) assert.ok(ids.includes(id), `${id} in ${ids}`);
-    const scores = d.searchFeatures.edges.map((e: any) => e.score);
+    const scores = d.searchFeatures.edges.map((e: Json) => e.score);
     assert.deepEqual(
       scores,
       [...scores].sort((a, b) => b - a),
@@ -99,10 +99,10 @@ describe("searchFeatures", () => {
   test("typos are tolerated", async () => {
     // One edit for words of 4–7 letters: "yeers" → "years", "yeer" → "year".
     const d = await data(api, Q, { q: "yeers" });
-    const ids = d.searchFeatures.edges.map((e: any) => e.feature.id);
+    const ids = d.searchFeatures.edges.map((e: Json) => e.feature.id);
     for (const id of [fid(1, 3), fid(3, 1)]) assert.ok(ids.includes(id), `typo: ${id} in ${ids}`);
     const y = await data(api, Q, { q: "yeer" });
-    assert.ok(y.searchFeatures.edges.some((e: any) => e.feature.id === fid(2, 5)));
+    assert.ok(y.searchFeatures.edges.some((e: Json) => e.feature.id === fid(2, 5)));
     const w = await data(api, Q, { q: "quotaton" });
     assert.equal(w.searchFeatures.edges[0].feature.id, fid(0, 2));
   });
@@ -116,14 +116,14 @@ describe("searchFeatures", () => {
     for (let i = 0; i < 20; i++) {
       const d = await data(api, Q, { q: "year after war even", first: 2, after: cursor });
       const c = d.searchFeatures;
-      seen.push(...c.edges.map((e: any) => e.feature.id));
+      seen.push(...c.edges.map((e: Json) => e.feature.id));
       assert.equal(c.pageInfo.hasPreviousPage, cursor !== null);
       cursor = c.pageInfo.endCursor;
       if (!c.pageInfo.hasNextPage) break;
     }
     assert.deepEqual(
       seen,
-      all.searchFeatures.edges.map((e: any) => e.feature.id),
+      all.searchFeatures.edges.map((e: Json) => e.feature.id),
     );
     assert.equal(new Set(seen).size, total);
     const past = await data(api, Q, { q: "year", first: 5, after: cursor });
@@ -137,12 +137,12 @@ describe("searchFeatures", () => {
   test("layer and label-source filters", async () => {
     const d = await data(api, Q, { q: "year", layer: 2 });
     assert.deepEqual(
-      d.searchFeatures.edges.map((e: any) => e.feature.id),
+      d.searchFeatures.edges.map((e: Json) => e.feature.id),
       [fid(2, 5)],
     );
     const s = await data(api, Q, { q: "year", src: "heuristic" });
-    assert.ok(s.searchFeatures.edges.every((e: any) => e.feature.label.source === "heuristic"));
-    assert.ok(s.searchFeatures.edges.some((e: any) => e.feature.id === fid(1, 3)));
+    assert.ok(s.searchFeatures.edges.every((e: Json) => e.feature.label.source === "heuristic"));
+    assert.ok(s.searchFeatures.edges.some((e: Json) => e.feature.id === fid(1, 3)));
   });
 
   test("no words, Lucene or Cypher syntax: no error, no injection", async () => {
@@ -161,7 +161,7 @@ describe("searchFeatures", () => {
       assert.equal(r.body.errors, undefined, q);
     }
     const inj = await data(api, Q, { q: 'year") DETACH DELETE f //' });
-    assert.ok(inj.searchFeatures.edges.some((e: any) => e.feature.id === fid(2, 5)));
+    assert.ok(inj.searchFeatures.edges.some((e: Json) => e.feature.id === fid(2, 5)));
   });
 
   test("bad cursor, negative and huge `first` are BAD_USER_INPUT", async () => {
@@ -213,7 +213,7 @@ describe("feature", () => {
     });
     assert.equal(f.topExamples.length, 3);
     assert.deepEqual(
-      f.quantileExamples.map((q: any) => [q.lower, q.upper]),
+      f.quantileExamples.map((q: Json) => [q.lower, q.upper]),
       [
         [0, 1],
         [1, 2],
@@ -236,26 +236,26 @@ describe("feature", () => {
       ],
     });
     assert.deepEqual(f.greaterThan, { rank: 2, types: ["narrow-context", "greater-than"] });
-    assert.deepEqual(f.graphs.map((g: any) => g.id).sort(), [`${RUN}-g0`, `${RUN}-g1`]);
+    assert.deepEqual(f.graphs.map((g: Json) => g.id).sort(), [`${RUN}-g0`, `${RUN}-g1`]);
     assert.equal(f.graphCount, 2);
     const up = expectedNeighbors(fid(1, 3), "up");
     assert.deepEqual(
-      f.upstream.map((n: any) => n.feature.id),
+      f.upstream.map((n: Json) => n.feature.id),
       up.slice(0, 10).map((e) => e.other),
     );
-    f.upstream.forEach((n: any, i: number) => {
+    f.upstream.forEach((n: Json, i: number) => {
       close(n.weight, up[i]!.weight);
       assert.equal(n.count, up[i]!.count);
       assert.equal(n.graphs, up[i]!.graphs);
     });
     const down = expectedNeighbors(fid(1, 3), "down");
     assert.deepEqual(
-      f.downstream.map((n: any) => n.feature.id),
+      f.downstream.map((n: Json) => n.feature.id),
       down.map((e) => e.other),
     );
     const virt = VIRTUAL.filter((v) => v.source === fid(1, 3) || v.target === fid(1, 3));
     assert.deepEqual(
-      f.virtualNeighbors.map((v: any) => [v.feature.id, v.weight, v.direction]),
+      f.virtualNeighbors.map((v: Json) => [v.feature.id, v.weight, v.direction]),
       virt
         .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))
         .map((v) => (v.target === fid(1, 3) ? [v.source, v.weight, "UPSTREAM"] : [v.target, v.weight, "DOWNSTREAM"])),
@@ -278,7 +278,7 @@ describe("feature", () => {
     const g = (await data(api, FEATURE, { id: fid(0, 1) })).feature;
     // 0_1 is the first (validated) node of both seed graphs.
     assert.deepEqual(
-      g.causalEffects.map((c: any) => [
+      g.causalEffects.map((c: Json) => [
         c.graphId,
         c.nodeId,
         c.predicted,
@@ -304,10 +304,10 @@ describe("feature", () => {
       const f = (await data(api, q, { id: fid(3, 1), g: `${RUN}-g${g}` })).feature;
       const up = expectedNeighbors(fid(3, 1), "up", g);
       assert.deepEqual(
-        f.upstream.map((n: any) => n.feature.id),
+        f.upstream.map((n: Json) => n.feature.id),
         up.map((e) => e.other),
       );
-      f.upstream.forEach((n: any, i: number) => {
+      f.upstream.forEach((n: Json, i: number) => {
         close(n.weight, up[i]!.weight);
         assert.equal(n.count, up[i]!.count);
         assert.equal(n.graphs, 1);
@@ -317,13 +317,13 @@ describe("feature", () => {
     const all = expectedNeighbors(fid(3, 1), "up");
     const top2 = (await data(api, q, { id: fid(3, 1), first: 2 })).feature.upstream;
     assert.deepEqual(
-      top2.map((n: any) => n.feature.id),
+      top2.map((n: Json) => n.feature.id),
       all.slice(0, 2).map((e) => e.other),
     );
     const min = 0.8;
     const strong = (await data(api, q, { id: fid(3, 1), min })).feature.upstream;
     assert.deepEqual(
-      strong.map((n: any) => n.feature.id),
+      strong.map((n: Json) => n.feature.id),
       all.filter((e) => Math.abs(e.weight) >= min).map((e) => e.other),
     );
   });
@@ -339,7 +339,7 @@ describe("feature", () => {
       ids: [fid(0, 1), "nope", fid(3, 6)],
     });
     assert.deepEqual(
-      d.features.map((f: any) => f.id),
+      d.features.map((f: Json) => f.id),
       [fid(0, 1), fid(3, 6)],
     );
   });
@@ -357,7 +357,7 @@ describe("graphs and graph", () => {
     const p2 = (await data(api, q, { first: 1, after: p1.pageInfo.endCursor })).graphs;
     assert.equal(p2.pageInfo.hasNextPage, false);
     assert.equal(p2.pageInfo.hasPreviousPage, true);
-    assert.deepEqual([...p1.edges, ...p2.edges].map((e: any) => e.node.id).sort(), [`${RUN}-g0`, `${RUN}-g1`]);
+    assert.deepEqual([...p1.edges, ...p2.edges].map((e: Json) => e.node.id).sort(), [`${RUN}-g0`, `${RUN}-g1`]);
     assert.deepEqual(codes(await gql(api, q, { first: 1000 })), ["BAD_USER_INPUT"]);
   });
 
@@ -374,7 +374,7 @@ describe("graphs and graph", () => {
     assert.deepEqual(g.targetLogits, [{ token: "2", tokenId: 17, probability: 0.4 }]);
     assert.equal(g.nodeCount, input.nodes.length);
     assert.equal(g.edgeCount, input.edges.length);
-    assert.deepEqual(g.nodes.map((n: any) => n.id).sort(), input.nodes.map((n) => n.nodeId).sort());
+    assert.deepEqual(g.nodes.map((n: Json) => n.id).sort(), input.nodes.map((n) => n.nodeId).sort());
     const byId = new Map(input.nodes.map((n) => [n.nodeId, n]));
     for (const n of g.nodes) {
       const s = byId.get(n.id)!;
@@ -383,7 +383,7 @@ describe("graphs and graph", () => {
       assert.equal(n.position, s.position);
       assert.equal(n.feature?.id ?? null, s.featureId ?? null);
     }
-    assert.equal(g.nodes.find((n: any) => n.id === "2_5_3").feature.label.text, LABELS["2_5"]!.text);
+    assert.equal(g.nodes.find((n: Json) => n.id === "2_5_3").feature.label.text, LABELS["2_5"]!.text);
     const expected = new Map(
       input.edges.map((e) => [`${input.nodes[e.source]!.nodeId}>${input.nodes[e.target]!.nodeId}`, e.weight]),
     );
@@ -407,8 +407,8 @@ describe("graphs and graph", () => {
     const g = (await data(api, G, { id: `${RUN}-g0`, n: 0.4, e: 0.5 })).graph;
     assert.equal(g.nodeThreshold, 0.4);
     assert.equal(g.edgeThreshold, 0.5);
-    const keptFeatures = g.nodes.filter((n: any) => n.kind === "FEATURE");
-    assert.ok(keptFeatures.every((n: any) => n.influence <= 0.4));
+    const keptFeatures = g.nodes.filter((n: Json) => n.kind === "FEATURE");
+    assert.ok(keptFeatures.every((n: Json) => n.influence <= 0.4));
     assert.ok(g.nodeCount < full.nodeCount && g.edgeCount < full.edgeCount);
     assert.equal(g.nodeCount, g.nodes.length);
     // Independent: edges among kept nodes, strongest first until ≥ 50% of their total |weight|.
@@ -423,7 +423,7 @@ describe("graphs and graph", () => {
     let k = 0;
     for (let acc = 0; k < among.length && (k === 0 || acc < 0.5 * total); k++) acc += among[k]!;
     assert.equal(g.edgeCount, k);
-    const ids = new Set(g.nodes.map((n: any) => n.id));
+    const ids = new Set(g.nodes.map((n: Json) => n.id));
     for (const e of g.edges) assert.ok(ids.has(e.source) && ids.has(e.target));
     for (const bad of [0, -0.1, 1.5])
       assert.deepEqual(codes(await gql(api, G, { id: `${RUN}-g0`, n: bad })), ["BAD_USER_INPUT"]);
@@ -479,19 +479,19 @@ describe("circuit and paths", () => {
         frontier = next;
       }
       assert.deepEqual(
-        c.nodes.map((n: any) => [n.id, n.depth]).sort(),
+        c.nodes.map((n: Json) => [n.id, n.depth]).sort(),
         [...depthOf.entries()].sort(),
         `${dir} depth ${depth}`,
       );
-      assert.deepEqual(c.edges.map((e: any) => `${e.source}>${e.target}`).sort(), [...edges].sort());
-      assert.ok(c.nodes.every((n: any) => n.feature.id === n.id));
+      assert.deepEqual(c.edges.map((e: Json) => `${e.source}>${e.target}`).sort(), [...edges].sort());
+      assert.ok(c.nodes.every((n: Json) => n.feature.id === n.id));
     }
   });
 
   test("circuit within one graph, limits and NOT_FOUND", async () => {
     const c = (await data(api, C, { f: fid(2, 5), d: "UPSTREAM", depth: 1, g: `${RUN}-g1` })).circuit;
     const up = expectedNeighbors(fid(2, 5), "up", 1);
-    assert.deepEqual(c.edges.map((e: any) => e.source).sort(), up.map((e) => e.other).sort());
+    assert.deepEqual(c.edges.map((e: Json) => e.source).sort(), up.map((e) => e.other).sort());
     assert.deepEqual(codes(await gql(api, C, { f: fid(2, 5), depth: 9 })), ["BAD_USER_INPUT"]);
     assert.deepEqual(codes(await gql(api, C, { f: fid(2, 5), first: 51 })), ["BAD_USER_INPUT"]);
     assert.deepEqual(codes(await gql(api, C, { f: "nope/1_1" })), ["NOT_FOUND"]);
@@ -529,10 +529,10 @@ describe("circuit and paths", () => {
         await data(api, P, { a: fid(0, 1), b: fid(3, 1), h: 3, first: 5, g: g === undefined ? null : `${RUN}-g${g}` })
       ).paths;
       assert.equal(ps.length, Math.min(5, found.length));
-      ps.forEach((p: any, i: number) => {
+      ps.forEach((p: Json, i: number) => {
         close(p.score, found[i]!.score, 1e-9);
         assert.deepEqual(
-          p.nodes.map((n: any) => n.id),
+          p.nodes.map((n: Json) => n.id),
           found[i]!.nodes,
         );
         assert.equal(p.sign, found[i]!.sign);
@@ -570,7 +570,7 @@ describe("study and overview", () => {
     });
     assert.equal(s.replacement.probabilityDifference, 0.7);
     assert.deepEqual(
-      s.features.map((f: any) => [f.rank, f.feature.id]),
+      s.features.map((f: Json) => [f.rank, f.feature.id]),
       [
         [1, fid(3, 1)],
         [2, fid(1, 3)],
@@ -594,8 +594,8 @@ describe("study and overview", () => {
     assert.ok(d.atlas.featureCount >= N_LAYERS * N_FEATURES);
     assert.ok(d.atlas.labeledFeatureCount >= Object.keys(LABELS).length);
     close(d.atlas.labelCoverage, d.atlas.labeledFeatureCount / d.atlas.featureCount);
-    assert.ok(d.atlas.featuredGraphs.some((g: any) => g.id === `${RUN}-g0`));
-    const t = d.transcoders.find((x: any) => x.id === T);
+    assert.ok(d.atlas.featuredGraphs.some((g: Json) => g.id === `${RUN}-g0`));
+    const t = d.transcoders.find((x: Json) => x.id === T);
     assert.deepEqual(t, {
       id: T,
       kind: "clt",

@@ -28,10 +28,13 @@ export async function startApi(opts: StartOptions = {}): Promise<ApiServer> {
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL JSON responses, checked field by field in the tests.
+export type Json = any;
+
 export interface GqlResponse {
   status: number;
   body: {
-    data?: Record<string, any> | null;
+    data?: Record<string, Json> | null;
     errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
   };
 }
