@@ -17,8 +17,8 @@ function typed(code: ErrorCode, message: string, status: number, extra: Record<s
   return new GraphQLError(message, { extensions: { code, http: { status }, ...extra } });
 }
 
-export const badInput = (message: string, argument?: string) =>
-  typed(ErrorCode.BAD_USER_INPUT, message, 200, argument ? { argument } : {});
+export const badInput = (message: string, argument?: string, status = 200) =>
+  typed(ErrorCode.BAD_USER_INPUT, message, status, argument ? { argument } : {});
 export const notFound = (what: string) => typed(ErrorCode.NOT_FOUND, `${what} not found`, 200);
 export const unauthenticated = (message: string) => typed(ErrorCode.UNAUTHENTICATED, message, 401);
 export const tooComplex = (message: string, extra: Record<string, unknown>) =>

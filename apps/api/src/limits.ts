@@ -5,6 +5,7 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import {
   type DocumentNode,
   type FragmentDefinitionNode,
+  GraphQLError,
   type GraphQLSchema,
   getNamedType,
   getNullableType,
@@ -39,22 +40,30 @@ const LIST_SIZE: Record<string, number> = {
 };
 const DEFAULT_LIST_SIZE = 10;
 
-/** Cost of one field: 0 for a scalar, 1 for an object (+ its children), × the list size / `first`. */
-export const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
-  const named = getNamedType(field.type);
-  const list = isListType(getNullableType(field.type));
-  if (isLeafType(named)) return list ? 1 : 0;
-  let size: number;
-  if (type.name === "Query" && field.name === "circuit") {
-    const first = Math.max(0, num(args.first, 10));
-    const depth = Math.max(0, num(args.depth, 2));
-    size = Math.min(first ** depth, 1000);
-  } else if (type.name === "Query" && field.name === "features") {
-    size = Array.isArray(args.ids) ? args.ids.length : 1;
-  } else if (typeof args.first === "number") size = Math.max(0, args.first);
-  else size = list ? (LIST_SIZE[`${type.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1;
-  return size * (1 + childComplexity);
-};
+/**
+ * Cost of one field: 0 for a scalar, 1 for an object (+ its children), × the list size / `first`.
+ * A `first` above `maxPage` is refused here already (BAD_USER_INPUT naming the argument).
+ */
+export const estimator =
+  (maxPage: number): ComplexityEstimator =>
+  ({ type, field, args, childComplexity }) => {
+    if (typeof args.first === "number" && (args.first > maxPage || args.first < 0)) {
+      throw badInput(`\`first\` of ${type.name}.${field.name} is ${args.first}; it must be 0–${maxPage}`, "first", 400);
+    }
+    const named = getNamedType(field.type);
+    const list = isListType(getNullableType(field.type));
+    if (isLeafType(named)) return list ? 1 : 0;
+    let size: number;
+    if (type.name === "Query" && field.name === "circuit") {
+      const first = Math.max(0, num(args.first, 10));
+      const depth = Math.max(0, num(args.depth, 2));
+      size = Math.min(first ** depth, 1000);
+    } else if (type.name === "Query" && field.name === "features") {
+      size = Array.isArray(args.ids) ? args.ids.length : 1;
+    } else if (typeof args.first === "number") size = Math.max(0, args.first);
+    else size = list ? (LIST_SIZE[`${type.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1;
+    return size * (1 + childComplexity);
+  };
 
 const num = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v : d);
 
@@ -86,6 +95,7 @@ export function queryDepth(doc: DocumentNode, op: OperationDefinitionNode): numb
 export interface LimitOptions {
   maxDepth: number;
   maxCost: number;
+  maxPage: number;
 }
 
 export function limitsPlugin(schema: GraphQLSchema, o: LimitOptions): ApolloServerPlugin {
@@ -101,13 +111,20 @@ export function limitsPlugin(schema: GraphQLSchema, o: LimitOptions): ApolloServ
               maxDepth: o.maxDepth,
             });
           }
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: request.operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [estimator],
-          });
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              operationName: request.operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [estimator(o.maxPage)],
+            });
+          } catch (err) {
+            // Variables that do not coerce (a string for an Int…) surface here first: the client's error.
+            if (err instanceof GraphQLError && !err.extensions?.code) throw badInput(err.message, undefined, 400);
+            throw err;
+          }
           if (cost > o.maxCost) {
             throw tooComplex(
               `the query's estimated cost is ${cost}; the limit is ${o.maxCost} (ask for fewer items with \`first\`)`,

@@ -470,6 +470,8 @@ export const resolvers = {
       if (note !== null && note.length > 2000) throw badInput("`note` is longer than 2000 characters", "note");
       const f = await loadFeature(String(args.featureId), "featureId", ctx);
       const id = await db.writeHumanLabel({ featureId: f.id, text, note, author });
+      ctx.loaders.feature.clear(f.id);
+      ctx.loaders.labelHistory.clear(f.id);
       const [label] = await db.labelsByIds([id], ctx.readOpts());
       return label;
     },

@@ -63,7 +63,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
-      limitsPlugin(schema, { maxDepth: config.maxDepth, maxCost: config.maxCost }),
+      limitsPlugin(schema, { maxDepth: config.maxDepth, maxCost: config.maxCost, maxPage: config.maxPage }),
     ],
   });
   await server.start();
