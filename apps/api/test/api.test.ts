@@ -371,7 +371,7 @@ describe("graphs and graph", () => {
     const g = (await data(api, G, { id: `${RUN}-g0` })).graph;
     assert.equal(g.prompt, input.graph.prompt);
     assert.deepEqual(g.tokens, input.graph.tokens);
-    assert.deepEqual(g.targetLogits, [{ token: "2", tokenId: 17, probability: 0.4 }]);
+    assert.deepEqual(g.targetLogits, [{ token: "2", tokenId: 17, probability: 0.5 }]);
     assert.equal(g.nodeCount, input.nodes.length);
     assert.equal(g.edgeCount, input.edges.length);
     assert.deepEqual(g.nodes.map((n: Json) => n.id).sort(), input.nodes.map((n) => n.nodeId).sort());
@@ -398,7 +398,7 @@ describe("graphs and graph", () => {
     assert.equal(json.nodes.length, g.nodes.length);
     assert.equal(json.links.length, g.edges.length);
     assert.equal(json.nodes.find((n) => n.node_id === "2_5_3")!.clerp, LABELS["2_5"]!.text);
-    assert.equal(json.nodes.find((n) => n.node_id === "4_17_3")!.layer, String(N_LAYERS + 1));
+    assert.equal(json.nodes.find((n) => n.node_id === "4_17_2")!.layer, String(N_LAYERS + 1));
   });
 
   test("thresholds prune nodes by cumulative influence and edges by |weight| share", async () => {

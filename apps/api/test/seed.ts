@@ -15,6 +15,7 @@ import {
   writeTx,
   writeVirtualWeights,
 } from "@circuit-atlas/db";
+import { smallGraph } from "../../../db/test/atlas-helpers.ts";
 
 export const RUN = `apitest-${process.pid}-${Date.now().toString(36)}`;
 export const T = `${RUN}-clt`;
@@ -92,66 +93,32 @@ const GRAPH_FEATURES: [number, number, number][][] = [
 
 export function graphInput(g: number): GraphInput {
   const feats = GRAPH_FEATURES[g]!;
-  const nodes: GraphInput["nodes"] = feats.map(([layer, featureIndex, position], i) => ({
-    nodeId: `${layer}_${featureIndex}_${position}`,
-    kind: "feature" as const,
-    layer,
-    position,
-    featureIndex,
-    featureId: fid(layer, featureIndex),
-    activation: 1 + i / 4,
-    // Cumulative influence: lower = more important (the first nodes are the most important here).
-    influence: 0.1 + (0.8 * i) / feats.length,
-    ...(i === 0
-      ? { ablationPredicted: -0.5 - g, ablationMeasuredLive: -0.4 - g, ablationMeasuredFrozen: -0.45 - g }
-      : {}),
-  }));
-  nodes.push(
-    { nodeId: "0_-1_1", kind: "error", layer: 0, position: 1, influence: 0.5 },
-    { nodeId: "E_50256_0", kind: "embedding", layer: -1, position: 0, tokenId: 50256, token: "<|endoftext|>" },
-    {
-      nodeId: "4_17_3",
-      kind: "logit",
-      layer: N_LAYERS,
-      position: 3,
-      tokenId: 17,
-      token: "2",
-      probability: 0.4,
-      isTarget: true,
-    },
-  );
-  const edges: GraphInput["edges"] = [];
-  for (let a = 0; a < nodes.length; a++) {
-    for (let b = 0; b < nodes.length; b++) {
-      const na = nodes[a]!;
-      const nb = nodes[b]!;
-      if (a === b || na.kind === "logit" || nb.kind === "embedding") continue;
-      if (nb.kind === "logit" || nb.layer > na.layer) {
-        edges.push({ source: a, target: b, weight: Number(Math.sin(1 + a * 3.1 + b * 1.7 + g * 0.9).toFixed(4)) });
-      }
-    }
-  }
-  return {
-    graph: {
-      id: `${RUN}-g${g}`,
-      transcoderId: T,
-      prompt: g === 0 ? "The war lasted from the year 1711 to 17" : "The battle lasted from 1732 to 17",
-      tokens: ["<|endoftext|>", "The", " war", " 17"],
-      inputTokens: [50256, 464, 1175, 1596],
-      targetLogits: JSON.stringify([{ tokenId: 17, token: "2", probability: 0.4 }]),
-      nodeThreshold: 0.8,
-      edgeThreshold: 0.98,
-      replacementScore: 0.7 + g / 100,
-      completenessScore: 0.9 - g / 100,
-      contentHash: `${RUN}-${g}`,
-      createdAt: `2026-11-30T10:0${g}:00.000Z`,
-      validationTarget: "2",
-      validationSpearmanLive: 0.6,
-      validationSpearmanFrozen: 0.7,
-    },
-    nodes,
-    edges,
-  };
+  const input = smallGraph({ transcoderId: T, modelId: M, graphPrefix: RUN }, `g${g}`, feats, g);
+  // Cumulative influence: lower = more important (the first nodes are the most important here); the
+  // first node of each graph carries an ablation validation.
+  input.nodes.forEach((n, i) => {
+    if (n.kind !== "feature") return;
+    n.influence = 0.1 + (0.8 * i) / feats.length;
+    if (i === 0)
+      Object.assign(n, {
+        ablationPredicted: -0.5 - g,
+        ablationMeasuredLive: -0.4 - g,
+        ablationMeasuredFrozen: -0.45 - g,
+      });
+  });
+  Object.assign(input.graph, {
+    prompt: g === 0 ? "The war lasted from the year 1711 to 17" : "The battle lasted from 1732 to 17",
+    nodeThreshold: 0.8,
+    edgeThreshold: 0.98,
+    replacementScore: 0.7 + g / 100,
+    completenessScore: 0.9 - g / 100,
+    contentHash: `${RUN}-${g}`,
+    createdAt: `2026-11-30T10:0${g}:00.000Z`,
+    validationTarget: "2",
+    validationSpearmanLive: 0.6,
+    validationSpearmanFrozen: 0.7,
+  });
+  return input;
 }
 
 export const VIRTUAL = [
