@@ -1,0 +1,82 @@
+"use client";
+// The search box and filters: results follow as you type (debounced), by replacing the URL so the
+// server renders them and the address stays shareable. Without JavaScript it is a plain GET form.
+import { usePathname, useRouter } from "next/navigation";
+import { useEffect, useRef, useState, useTransition } from "react";
+
+export interface SearchControlsProps {
+  q: string;
+  layer: number | null;
+  source: string | null;
+  nLayers: number;
+  sources: string[];
+}
+
+export function SearchControls(p: SearchControlsProps) {
+  const router = useRouter();
+  const pathname = usePathname();
+  const [q, setQ] = useState(p.q);
+  const [layer, setLayer] = useState(p.layer === null ? "" : String(p.layer));
+  const [source, setSource] = useState(p.source ?? "");
+  const [pending, startTransition] = useTransition();
+  const dirty = useRef(false);
+
+  useEffect(() => {
+    if (!dirty.current) return;
+    const t = setTimeout(() => {
+      const u = new URLSearchParams();
+      if (q.trim()) u.set("q", q.trim());
+      if (layer) u.set("layer", layer);
+      if (source) u.set("source", source);
+      startTransition(() => router.replace(`${pathname}?${u}`, { scroll: false }));
+    }, 250);
+    return () => clearTimeout(t);
+  }, [q, layer, source, pathname, router]);
+
+  const change = <T,>(set: (v: T) => void) => (v: T) => {
+    dirty.current = true;
+    set(v);
+  };
+
+  return (
+    <form action="/search" role="search" className="search-form" aria-busy={pending}>
+      <label>
+        Label text
+        <input
+          name="q"
+          type="search"
+          value={q}
+          autoComplete="off"
+          data-testid="search-input"
+          onChange={(e) => change(setQ)(e.target.value)}
+        />
+      </label>
+      <label>
+        Layer
+        <select name="layer" value={layer} onChange={(e) => change(setLayer)(e.target.value)}>
+          <option value="">all</option>
+          {Array.from({ length: p.nLayers }, (_, l) => (
+            <option key={l} value={l}>
+              {l}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Label source
+        <select name="source" value={source} onChange={(e) => change(setSource)(e.target.value)}>
+          <option value="">any</option>
+          {p.sources.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Search</button>
+      <span className="muted small" aria-live="polite">
+        {pending ? "searching…" : ""}
+      </span>
+    </form>
+  );
+}
