@@ -13,6 +13,8 @@ const config: NextConfig = {
   transpilePackages: ["@circuit-atlas/graph-schema"],
   // Nothing from the internet at build or run time: no remote images, no Google fonts.
   images: { unoptimized: true },
+  // `npm test` type-checks this workspace (turbo typecheck); skipping it here saves ~45 s per build on 2 cores.
+  typescript: { ignoreBuildErrors: true },
 };
 
 export default config;

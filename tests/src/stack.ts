@@ -93,5 +93,7 @@ export async function startServer(o: StartOptions): Promise<Server> {
     await new Promise((r) => setTimeout(r, 300));
   }
   await stop();
-  throw new Error(`${o.name} did not answer at ${o.readyUrl} within ${(o.timeoutMs ?? 120_000) / 1000} s; see ${logFile}`);
+  throw new Error(
+    `${o.name} did not answer at ${o.readyUrl} within ${(o.timeoutMs ?? 120_000) / 1000} s; see ${logFile}`,
+  );
 }

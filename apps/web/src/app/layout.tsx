@@ -40,12 +40,14 @@ export default function RootLayout({ children }: { children: ReactNode }) {
               </li>
             </ul>
           </nav>
-          <form action="/search" role="search" className="header-search">
-            <label htmlFor="header-q" className="visually-hidden">
-              Search features
-            </label>
-            <input id="header-q" name="q" type="search" placeholder="Search features…" />
-          </form>
+          <search className="header-search">
+            <form action="/search">
+              <label htmlFor="header-q" className="visually-hidden">
+                Search features
+              </label>
+              <input id="header-q" name="q" type="search" placeholder="Search features…" />
+            </form>
+          </search>
         </header>
         <main id="main" tabIndex={-1}>
           {children}

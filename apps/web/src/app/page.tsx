@@ -15,13 +15,15 @@ export default async function Home() {
         Features of cross-layer transcoders on GPT-2-family models, their labels and scores, attribution graphs, and the
         circuits that recur across prompts.
       </p>
-      <form action="/search" role="search" className="search-form">
-        <label>
-          Search feature labels
-          <input name="q" type="search" placeholder="e.g. year, numbers, after" required />
-        </label>
-        <button type="submit">Search</button>
-      </form>
+      <search>
+        <form action="/search" className="search-form">
+          <label>
+            Search feature labels
+            <input name="q" type="search" placeholder="e.g. year, numbers, after" required />
+          </label>
+          <button type="submit">Search</button>
+        </form>
+      </search>
       {r.ok ? <Overview atlas={r.data.atlas} /> : <ApiProblem error={r.error} />}
     </>
   );

@@ -27,13 +27,13 @@ export function Heatmap({ rows, title, size = 300, signed, rowLabel = "YY", colL
     let neg = false;
     let best = { v: Number.NEGATIVE_INFINITY, r: -1, c: -1 };
     const all: number[] = [];
-    rows.forEach((row, r) =>
+    rows.forEach((row, r) => {
       row?.forEach((v, c) => {
         all.push(v);
         if (v < 0) neg = true;
         if (Math.abs(v) > best.v) best = { v: Math.abs(v), r, c };
-      }),
-    );
+      });
+    });
     return { signed: signed ?? neg, limit: colorLimit(all), best };
   }, [rows, signed]);
   const [hover, setHover] = useState<{ r: number; c: number } | null>(null);
@@ -76,7 +76,10 @@ export function Heatmap({ rows, title, size = 300, signed, rowLabel = "YY", colL
       {!compact && <figcaption className="small">{title}</figcaption>}
       <div style={{ display: "flex", alignItems: "stretch", gap: 6 }}>
         {!compact && (
-          <span className="small muted" style={{ writingMode: "vertical-rl", transform: "rotate(180deg)", textAlign: "center" }}>
+          <span
+            className="small muted"
+            style={{ writingMode: "vertical-rl", transform: "rotate(180deg)", textAlign: "center" }}
+          >
             {rowLabel} (0 at top)
           </span>
         )}
@@ -93,7 +96,9 @@ export function Heatmap({ rows, title, size = 300, signed, rowLabel = "YY", colL
       {!compact && (
         <div className="small muted" aria-live="polite" style={{ minHeight: "1.4em" }}>
           {colLabel} (0 at left) ·{" "}
-          {hover ? `${rowLabel}=${String(hover.r).padStart(2, "0")} ${colLabel}=${String(hover.c).padStart(2, "0")}: ${hv == null ? "no data" : fmt(hv)}` : "hover a cell"}
+          {hover
+            ? `${rowLabel}=${String(hover.r).padStart(2, "0")} ${colLabel}=${String(hover.c).padStart(2, "0")}: ${hv == null ? "no data" : fmt(hv)}`
+            : "hover a cell"}
         </div>
       )}
     </figure>
@@ -111,7 +116,10 @@ function ColorBar({ limit, signed, height }: { limit: number; signed: boolean; h
           return <div key={v} style={{ flex: 1, background: cssColor(v, limit, signed) }} />;
         })}
       </div>
-      <div className="small muted" style={{ display: "flex", flexDirection: "column", justifyContent: "space-between" }}>
+      <div
+        className="small muted"
+        style={{ display: "flex", flexDirection: "column", justifyContent: "space-between" }}
+      >
         <span>{fmt(limit)}</span>
         {signed && <span>0</span>}
         <span>{fmt(lo)}</span>

@@ -17,7 +17,14 @@ export interface HistogramProps {
   logY?: boolean;
 }
 
-export function Histogram({ bins, title, xLabel = "activation", width = 360, height = 140, logY = false }: HistogramProps) {
+export function Histogram({
+  bins,
+  title,
+  xLabel = "activation",
+  width = 360,
+  height = 140,
+  logY = false,
+}: HistogramProps) {
   if (bins.length === 0) return <p className="muted small">{title}: no data.</p>;
   const pad = { l: 8, r: 8, t: 8, b: 28 };
   const h = (c: number) => (logY ? Math.log1p(c) : c);

@@ -67,7 +67,9 @@ export async function request<TResult, TVariables>(
     });
   } catch (e) {
     if (opts.signal?.aborted) throw e;
-    const why = timeout.aborted ? "timed out" : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
+    const why = timeout.aborted
+      ? "timed out"
+      : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
     throw new ApiUnavailableError(`The atlas API at ${url} is not answering (${why}).`);
   }
   let body: { data?: TResult | null; errors?: GraphQLErrorShape[] };

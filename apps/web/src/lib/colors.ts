@@ -1,6 +1,6 @@
 // Colour scales for heatmaps: signed data on a diverging purple–white–green map centred on 0 (the same
 // hues as positive/negative graph edges), non-negative data on a sequential white→blue map.
-// Each is a 256-entry lookup table built once.
+// Each is a lookup table built once, with an odd length so that its middle entry is exactly 0.
 
 type RGB = [number, number, number];
 
@@ -8,11 +8,13 @@ function hex(h: string): RGB {
   return [Number.parseInt(h.slice(1, 3), 16), Number.parseInt(h.slice(3, 5), 16), Number.parseInt(h.slice(5, 7), 16)];
 }
 
+const LUT_SIZE = 255;
+
 function lut(stops: string[]): Uint8ClampedArray {
   const rgb = stops.map(hex);
-  const out = new Uint8ClampedArray(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const x = (i / 255) * (rgb.length - 1);
+  const out = new Uint8ClampedArray(LUT_SIZE * 3);
+  for (let i = 0; i < LUT_SIZE; i++) {
+    const x = (i / (LUT_SIZE - 1)) * (rgb.length - 1);
     const k = Math.min(rgb.length - 2, Math.floor(x));
     const f = x - k;
     for (let c = 0; c < 3; c++) out[i * 3 + c] = rgb[k]![c]! + (rgb[k + 1]![c]! - rgb[k]![c]!) * f;
@@ -28,7 +30,7 @@ export const MISSING_RGB: RGB = [205, 208, 214];
 export function scaleColor(v: number, limit: number, signed: boolean): RGB {
   if (!Number.isFinite(v)) return MISSING_RGB;
   const t = limit > 0 ? (signed ? (v / limit + 1) / 2 : v / limit) : signed ? 0.5 : 0;
-  const i = Math.round(Math.min(1, Math.max(0, t)) * 255) * 3;
+  const i = Math.round(Math.min(1, Math.max(0, t)) * (LUT_SIZE - 1)) * 3;
   const table = signed ? DIVERGING : SEQUENTIAL;
   return [table[i]!, table[i + 1]!, table[i + 2]!];
 }

@@ -22,7 +22,10 @@ export function showToken(t: string): string {
 }
 
 /** A labelled heatmap (rows[k] is the row value of values[k]) as a dense grid: grid[rowValue], null where no data. */
-export function heatmapGrid(h: { rows: readonly number[]; values: readonly (readonly number[])[] }): (readonly number[] | null)[] {
+export function heatmapGrid(h: {
+  rows: readonly number[];
+  values: readonly (readonly number[])[];
+}): (readonly number[] | null)[] {
   const n = h.rows.length ? Math.max(...h.rows) + 1 : 0;
   const grid: (readonly number[] | null)[] = new Array(n).fill(null);
   h.rows.forEach((r, k) => {
@@ -33,5 +36,9 @@ export function heatmapGrid(h: { rows: readonly number[]; values: readonly (read
 
 /** Histogram bins from bin edges (length = counts + 1). */
 export function histogramBins(h: { binEdges: readonly number[]; counts: readonly number[] }) {
-  return h.counts.map((count, i) => ({ start: h.binEdges[i] ?? 0, end: h.binEdges[i + 1] ?? h.binEdges[i] ?? 0, count }));
+  return h.counts.map((count, i) => ({
+    start: h.binEdges[i] ?? 0,
+    end: h.binEdges[i + 1] ?? h.binEdges[i] ?? 0,
+    count,
+  }));
 }

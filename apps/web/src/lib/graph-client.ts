@@ -3,7 +3,7 @@
 import type { GraphViewQuery } from "../gql/graphql.ts";
 import { request } from "./api.ts";
 import type { NodeKind, ViewGraph } from "./graph-model.ts";
-import { GraphJsonDoc, GraphDoc } from "./queries.ts";
+import { GraphDoc, GraphJsonDoc } from "./queries.ts";
 
 const KINDS: Record<string, NodeKind> = { FEATURE: "feature", ERROR: "error", EMBEDDING: "embedding", LOGIT: "logit" };
 

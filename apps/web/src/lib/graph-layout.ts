@@ -73,7 +73,10 @@ export function layoutGraph(g: Pick<IndexedGraph, "nodes" | "nLayers" | "tokens"
     columns.push({ position: p, x0: x, x1: x + w });
     x += w;
   }
-  const rowY = Array.from({ length: nRows }, (_, r) => m.top + (nRows === 1 ? innerH / 2 : ((nRows - 1 - r) * innerH) / (nRows - 1)));
+  const rowY = Array.from(
+    { length: nRows },
+    (_, r) => m.top + (nRows === 1 ? innerH / 2 : ((nRows - 1 - r) * innerH) / (nRows - 1)),
+  );
   const xy = new Map<string, { x: number; y: number }>();
   for (const [k, list] of cells) {
     const pos = Math.floor(k / nRows);

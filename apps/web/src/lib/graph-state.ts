@@ -28,7 +28,14 @@ function threshold(raw: string | undefined, fallback: number): number {
 
 export function parseViewState(p: Params): GraphViewState {
   const pinnedRaw = get(p, "pinned") ?? "";
-  const pinned = [...new Set(pinnedRaw.split(",").map((s) => s.trim()).filter(Boolean))];
+  const pinned = [
+    ...new Set(
+      pinnedRaw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   const selected = get(p, "node")?.trim() || null;
   return {
     nodeThreshold: threshold(get(p, "nodeThreshold"), DEFAULT_VIEW.nodeThreshold),

@@ -20,6 +20,7 @@ export function SearchControls(p: SearchControlsProps) {
   const [source, setSource] = useState(p.source ?? "");
   const [pending, startTransition] = useTransition();
   const dirty = useRef(false);
+  const layers = Array.from({ length: p.nLayers }, (_, l) => l);
 
   useEffect(() => {
     if (!dirty.current) return;
@@ -33,50 +34,54 @@ export function SearchControls(p: SearchControlsProps) {
     return () => clearTimeout(t);
   }, [q, layer, source, pathname, router]);
 
-  const change = <T,>(set: (v: T) => void) => (v: T) => {
-    dirty.current = true;
-    set(v);
-  };
+  const change =
+    <T,>(set: (v: T) => void) =>
+    (v: T) => {
+      dirty.current = true;
+      set(v);
+    };
 
   return (
-    <form action="/search" role="search" className="search-form" aria-busy={pending}>
-      <label>
-        Label text
-        <input
-          name="q"
-          type="search"
-          value={q}
-          autoComplete="off"
-          data-testid="search-input"
-          onChange={(e) => change(setQ)(e.target.value)}
-        />
-      </label>
-      <label>
-        Layer
-        <select name="layer" value={layer} onChange={(e) => change(setLayer)(e.target.value)}>
-          <option value="">all</option>
-          {Array.from({ length: p.nLayers }, (_, l) => (
-            <option key={l} value={l}>
-              {l}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Label source
-        <select name="source" value={source} onChange={(e) => change(setSource)(e.target.value)}>
-          <option value="">any</option>
-          {p.sources.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
-      <button type="submit">Search</button>
-      <span className="muted small" aria-live="polite">
-        {pending ? "searching…" : ""}
-      </span>
-    </form>
+    <search>
+      <form action="/search" className="search-form" aria-busy={pending}>
+        <label>
+          Label text
+          <input
+            name="q"
+            type="search"
+            value={q}
+            autoComplete="off"
+            data-testid="search-input"
+            onChange={(e) => change(setQ)(e.target.value)}
+          />
+        </label>
+        <label>
+          Layer
+          <select name="layer" value={layer} onChange={(e) => change(setLayer)(e.target.value)}>
+            <option value="">all</option>
+            {layers.map((l) => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Label source
+          <select name="source" value={source} onChange={(e) => change(setSource)(e.target.value)}>
+            <option value="">any</option>
+            {p.sources.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Search</button>
+        <span className="muted small" aria-live="polite">
+          {pending ? "searching…" : ""}
+        </span>
+      </form>
+    </search>
   );
 }

@@ -1,10 +1,10 @@
 "use client";
 // The link graph: edges on a canvas (thousands of lines stay cheap), nodes as SVG elements (native
 // hover, click, focus and labels for assistive technology). Hover only redraws the highlight layer.
-import { memo, type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef } from "react";
+import { type KeyboardEvent, memo, type PointerEvent, useEffect, useMemo, useRef } from "react";
 import { fmt, showToken } from "../../lib/format.ts";
-import { type IndexedGraph, nodeTitle, rowOf, type ViewEdge, type ViewNode } from "../../lib/graph-model.ts";
 import { edgeWidth, type Layout } from "../../lib/graph-layout.ts";
+import { type IndexedGraph, nodeTitle, rowOf, type ViewEdge, type ViewNode } from "../../lib/graph-model.ts";
 
 export interface GraphCanvasProps {
   graph: IndexedGraph;
@@ -48,8 +48,8 @@ export function GraphCanvas(p: GraphCanvasProps) {
 
   return (
     <div className="graph-canvas-wrap" style={{ width: layout.width, height: layout.height }}>
-      <canvas ref={base} aria-hidden="true" />
-      <canvas ref={overlay} aria-hidden="true" />
+      <canvas ref={base} />
+      <canvas ref={overlay} />
       <Axes graph={graph} layout={layout} />
       <NodeLayer
         graph={graph}
@@ -80,7 +80,13 @@ function setupCanvas(c: HTMLCanvasElement, w: number, h: number): CanvasRenderin
 }
 
 /** Edges grouped into (sign × width) buckets: one path and one stroke per bucket, not per edge. */
-function drawEdges(ctx: CanvasRenderingContext2D, edges: readonly ViewEdge[], layout: Layout, maxAbs: number, alpha: number) {
+function drawEdges(
+  ctx: CanvasRenderingContext2D,
+  edges: readonly ViewEdge[],
+  layout: Layout,
+  maxAbs: number,
+  alpha: number,
+) {
   const BUCKETS = 8;
   const paths = new Map<number, Path2D>();
   for (const e of edges) {
@@ -109,10 +115,22 @@ const Axes = memo(function Axes({ graph, layout }: { graph: IndexedGraph; layout
   const rowNames = layout.rowY.map((_, r) => (r === 0 ? "Emb" : r === layout.rowY.length - 1 ? "Logit" : `L${r - 1}`));
   const bottom = layout.height - 8;
   return (
-    <svg className="nodes" width={layout.width} height={layout.height} aria-hidden="true" style={{ pointerEvents: "none" }}>
+    <svg
+      className="nodes"
+      width={layout.width}
+      height={layout.height}
+      aria-hidden="true"
+      style={{ pointerEvents: "none" }}
+    >
       {layout.rowY.map((y, r) => (
         <g key={rowNames[r]}>
-          <line x1={layout.columns[0]?.x0 ?? 0} x2={layout.columns.at(-1)?.x1 ?? layout.width} y1={y} y2={y} stroke="#eef0f3" />
+          <line
+            x1={layout.columns[0]?.x0 ?? 0}
+            x2={layout.columns.at(-1)?.x1 ?? layout.width}
+            y1={y}
+            y2={y}
+            stroke="#eef0f3"
+          />
           <text x={6} y={y + 4} fontSize={11} fill="#4b5361">
             {rowNames[r]}
           </text>
@@ -126,7 +144,14 @@ const Axes = memo(function Axes({ graph, layout }: { graph: IndexedGraph; layout
         return (
           <g key={c.position}>
             <line x1={c.x0} x2={c.x0} y1={8} y2={bottom - 20} stroke="#f3f4f6" />
-            <text x={(c.x0 + c.x1) / 2} y={bottom - 14} fontSize={11} textAnchor="middle" fill="#1a1d23" className="mono">
+            <text
+              x={(c.x0 + c.x1) / 2}
+              y={bottom - 14}
+              fontSize={11}
+              textAnchor="middle"
+              fill="#1a1d23"
+              className="mono"
+            >
               {shown.replace(/ /g, "␣")}
             </text>
             <text x={(c.x0 + c.x1) / 2} y={bottom} fontSize={9} textAnchor="middle" fill="#4b5361">
@@ -209,7 +234,6 @@ const NodeLayer = memo(function NodeLayer(p: NodeLayerProps) {
   };
 
   return (
-    // biome-ignore lint/a11y/noStaticElementInteractions: events are delegated to the focusable node groups inside
     <svg
       className="nodes"
       width={layout.width}

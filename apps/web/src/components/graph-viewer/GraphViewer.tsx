@@ -3,10 +3,10 @@
 // graph, the selected node's inputs and outputs, and a pinned subgraph. The view state lives in the URL.
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { fetchGraph, fetchGraphJson } from "../../lib/graph-client.ts";
 import { fmt } from "../../lib/format.ts";
-import { indexGraph, nodeTitle, pinnedSubgraph, type ViewEdge, type ViewGraph } from "../../lib/graph-model.ts";
+import { fetchGraph, fetchGraphJson } from "../../lib/graph-client.ts";
 import { layoutGraph } from "../../lib/graph-layout.ts";
+import { indexGraph, nodeTitle, pinnedSubgraph, type ViewEdge, type ViewGraph } from "../../lib/graph-model.ts";
 import { type GraphViewState, serializeViewState, togglePinned } from "../../lib/graph-state.ts";
 import { GraphCanvas } from "./GraphCanvas.tsx";
 
@@ -73,7 +73,10 @@ export function GraphViewer({ initialGraph, initialState }: GraphViewerProps) {
   }, [raw.id, nodeThreshold, edgeThreshold]);
 
   const onHover = useCallback((id: string | null) => setHovered(id), []);
-  const onSelect = useCallback((id: string) => setState((s) => ({ ...s, selected: s.selected === id ? null : id })), []);
+  const onSelect = useCallback(
+    (id: string) => setState((s) => ({ ...s, selected: s.selected === id ? null : id })),
+    [],
+  );
   const onTogglePin = useCallback((id: string) => setState((s) => ({ ...s, pinned: togglePinned(s.pinned, id) })), []);
 
   const download = async () => {
@@ -94,7 +97,8 @@ export function GraphViewer({ initialGraph, initialState }: GraphViewerProps) {
 
   return (
     <div>
-      <div className="graph-controls" aria-label="Pruning">
+      <fieldset className="graph-controls">
+        <legend className="visually-hidden">Pruning and download</legend>
         <label>
           Node threshold
           <input
@@ -128,10 +132,10 @@ export function GraphViewer({ initialGraph, initialState }: GraphViewerProps) {
         <button type="button" className="secondary" onClick={download}>
           Download JSON
         </button>
-      </div>
+      </fieldset>
       <p id="node-threshold-help" className="muted small">
-        Thresholds keep the nodes and edges that account for that share of the cumulative influence on the
-        output (as circuit-tracer's pruning). Click a node to list its inputs and outputs; shift-click (or P) pins it.
+        Thresholds keep the nodes and edges that account for that share of the cumulative influence on the output (as
+        circuit-tracer's pruning). Click a node to list its inputs and outputs; shift-click (or P) pins it.
       </p>
       {error && (
         <p className="notice" role="alert">

@@ -10,7 +10,10 @@ import { circuitHref, featureHref, featureIdFromParams, graphHref } from "../../
 import { load } from "../../../lib/load.ts";
 import { FeatureDoc } from "../../../lib/queries.ts";
 
-type Props = { params: Promise<{ id: string[] }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
+type Props = {
+  params: Promise<{ id: string[] }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+};
 type F = NonNullable<FeaturePageQuery["feature"]>;
 type LabelT = NonNullable<F["label"]>;
 
@@ -32,8 +35,7 @@ export default async function FeaturePage({ params, searchParams }: Props) {
         <span className="mono">{f.id}</span> · layer {f.layer} · feature {f.index}
       </p>
       <h1>
-        {f.label?.text ?? <em>unlabeled feature</em>}{" "}
-        {f.label && <span className="badge">{f.label.source}</span>}
+        {f.label?.text ?? <em>unlabeled feature</em>} {f.label && <span className="badge">{f.label.source}</span>}
       </h1>
       {f.label?.description && <p>{f.label.description}</p>}
       <dl className="stats">
@@ -57,8 +59,8 @@ export default async function FeaturePage({ params, searchParams }: Props) {
             <p className="muted">No examples recorded.</p>
           ) : (
             <ol className="example-list" data-testid="top-examples">
-              {f.topExamples.map((ex, i) => (
-                <li key={`${i}:${ex.maxPosition}`}>
+              {f.topExamples.map((ex) => (
+                <li key={exampleKey(ex)}>
                   <span className="muted small mono">{fmt(ex.maxActivation)} </span>
                   <TokenString tokens={ex.tokens} activations={ex.activations} max={f.maxActivation ?? undefined} />
                 </li>
@@ -74,9 +76,13 @@ export default async function FeaturePage({ params, searchParams }: Props) {
                     {fmt(q.lower)} – {fmt(q.upper)} <span className="muted small">({q.examples.length})</span>
                   </summary>
                   <ol className="example-list">
-                    {q.examples.map((ex, i) => (
-                      <li key={`${i}:${ex.maxPosition}`}>
-                        <TokenString tokens={ex.tokens} activations={ex.activations} max={f.maxActivation ?? undefined} />
+                    {q.examples.map((ex) => (
+                      <li key={exampleKey(ex)}>
+                        <TokenString
+                          tokens={ex.tokens}
+                          activations={ex.activations}
+                          max={f.maxActivation ?? undefined}
+                        />
                       </li>
                     ))}
                   </ol>
@@ -99,15 +105,11 @@ export default async function FeaturePage({ params, searchParams }: Props) {
           {f.heatmap && (
             <>
               <h2>Greater-than heatmap</h2>
-              <Heatmap
-                rows={heatmapGrid(f.heatmap)}
-                title="Direct effect on logit ZZ, by start year YY"
-                size={280}
-              />
+              <Heatmap rows={heatmapGrid(f.heatmap)} title="Direct effect on logit ZZ, by start year YY" size={280} />
               {f.greaterThan && (
                 <p className="small muted">
-                  Rank {f.greaterThan.rank} in the <Link href="/studies/greater-than">greater-than study</Link> ·
-                  types: {f.greaterThan.types.join(", ") || "—"} · active in {f.greaterThan.graphsActive} graphs
+                  Rank {f.greaterThan.rank} in the <Link href="/studies/greater-than">greater-than study</Link> · types:{" "}
+                  {f.greaterThan.types.join(", ") || "—"} · active in {f.greaterThan.graphsActive} graphs
                 </p>
               )}
             </>
@@ -116,7 +118,16 @@ export default async function FeaturePage({ params, searchParams }: Props) {
       </div>
 
       <section aria-labelledby="nb-h">
-        <h2 id="nb-h">Connected features {graphId ? <>in graph <span className="mono">{graphId}</span></> : "across all graphs"}</h2>
+        <h2 id="nb-h">
+          Connected features{" "}
+          {graphId ? (
+            <>
+              in graph <span className="mono">{graphId}</span>
+            </>
+          ) : (
+            "across all graphs"
+          )}
+        </h2>
         <GraphScope f={f} graphId={graphId} />
         <div className="grid-2">
           <NeighborTable title="Upstream (writes into this feature)" rows={f.upstream} />
@@ -173,6 +184,11 @@ export default async function FeaturePage({ params, searchParams }: Props) {
   );
 }
 
+/** Examples carry no id: their text, peak and peak position identify them within one list. */
+function exampleKey(ex: { tokens: readonly string[]; maxActivation: number; maxPosition: number }): string {
+  return `${ex.maxPosition}:${ex.maxActivation}:${ex.tokens.join("")}`;
+}
+
 function Stat({ name, value }: { name: string; value: string }) {
   return (
     <div>
@@ -209,7 +225,9 @@ function LabelDetails({ label }: { label: LabelT }) {
                 <td>{s.name}</td>
                 <td className="num">{fmt(s.value)}</td>
                 <td className="num">{s.n ?? "—"}</td>
-                <td className="num">{s.lower != null && s.upper != null ? `${fmt(s.lower)} – ${fmt(s.upper)}` : "—"}</td>
+                <td className="num">
+                  {s.lower != null && s.upper != null ? `${fmt(s.lower)} – ${fmt(s.upper)}` : "—"}
+                </td>
               </tr>
             ))}
           </tbody>
