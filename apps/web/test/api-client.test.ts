@@ -23,14 +23,12 @@ before(async () => {
       if (mode === "garbage") {
         res.writeHead(502, { "content-type": "text/html" }).end("<html>bad gateway</html>");
       } else if (mode === "notfound") {
-        res
-          .writeHead(200, { "content-type": "application/json" })
-          .end(
-            JSON.stringify({
-              data: { feature: null },
-              errors: [{ message: "no feature x", extensions: { code: "NOT_FOUND" } }],
-            }),
-          );
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            data: { feature: null },
+            errors: [{ message: "no feature x", extensions: { code: "NOT_FOUND" } }],
+          }),
+        );
       } else if (mode === "bad") {
         res
           .writeHead(400, { "content-type": "application/json" })
@@ -103,13 +101,11 @@ test("a non-GraphQL answer, a closed port and a timeout all read as 'API unavail
 
 test("the /graphql forwarder's API_UNAVAILABLE answer reads as 'API unavailable' in the browser", async () => {
   const fwd = createServer((_req, res) =>
-    res
-      .writeHead(502, { "content-type": "application/json" })
-      .end(
-        JSON.stringify({
-          errors: [{ message: "The atlas API is not answering.", extensions: { code: "API_UNAVAILABLE" } }],
-        }),
-      ),
+    res.writeHead(502, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        errors: [{ message: "The atlas API is not answering.", extensions: { code: "API_UNAVAILABLE" } }],
+      }),
+    ),
   );
   await new Promise<void>((ok) => fwd.listen(0, "127.0.0.1", ok));
   const u = `http://127.0.0.1:${(fwd.address() as AddressInfo).port}/graphql`;
