@@ -67,9 +67,7 @@ export async function request<TResult, TVariables>(
     });
   } catch (e) {
     if (opts.signal?.aborted) throw e;
-    const why = timeout.aborted
-      ? "timed out"
-      : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
+    const why = timeout.aborted ? "timed out" : networkReason(e);
     throw new ApiUnavailableError(`The atlas API at ${url} is not answering (${why}).`);
   }
   let body: { data?: TResult | null; errors?: GraphQLErrorShape[] };
@@ -88,4 +86,10 @@ export async function request<TResult, TVariables>(
     throw new ApiUnavailableError(`The atlas API at ${url} answered HTTP ${res.status} without data.`);
   }
   return body.data;
+}
+
+/** The system error code behind a failed fetch (undici nests it: cause, or cause.errors[] for several addresses). */
+function networkReason(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; errors?: { code?: string }[]; message?: string } }).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (e as Error).message;
 }
