@@ -134,3 +134,11 @@ test("node titles: feature labels, with fallbacks that say what the node is", ()
   assert.equal(nodeTitle(node("0_-1_1", "error", 0, 1)), "MLP reconstruction error, layer 0");
   assert.equal(nodeTitle(node("E_1_0", "embedding", null, 0)), 'embedding "tok"');
 });
+
+test("the model's block count from the API keeps the logit row above the last block even when it has no nodes", () => {
+  const g = indexGraph({ ...sample(), nLayers: 4 });
+  assert.equal(g.nLayers, 4);
+  const L = layoutGraph(g, { width: 600, height: 400 });
+  assert.equal(L.rowY.length, 6);
+  assert.equal(L.xy.get("2_9_2")!.y, L.rowY[5]);
+});

@@ -2,7 +2,7 @@ import Link from "next/link";
 import { ApiProblem } from "../components/ApiProblem.tsx";
 import type { HomeQuery } from "../gql/graphql.ts";
 import { fmt, pct } from "../lib/format.ts";
-import { graphHref } from "../lib/links.ts";
+import { graphHref, studyHref } from "../lib/links.ts";
 import { load } from "../lib/load.ts";
 import { HomeDoc } from "../lib/queries.ts";
 
@@ -124,8 +124,9 @@ function Overview({ atlas }: { atlas: Atlas }) {
           <h2 id="studies">Studies</h2>
           <ul>
             {atlas.studies.map((s) => (
-              <li key={s.name}>
-                <Link href={`/studies/${encodeURIComponent(s.name)}`}>{s.name}</Link>
+              <li key={`${s.transcoderId}/${s.name}`}>
+                <Link href={studyHref(s.name, s.transcoderId)}>{s.name}</Link>
+                <span className="muted mono small"> {s.transcoderId}</span>
                 {s.verdict && <span className="muted"> — {s.verdict}</span>}
               </li>
             ))}

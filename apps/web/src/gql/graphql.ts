@@ -18,11 +18,12 @@ export type NodeKind =
 export type HomeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type HomeQuery = { atlas: { featureCount: number, labeledFeatureCount: number, labelCoverage: number, graphCount: number, models: Array<{ id: string, name: string, nLayers: number, dModel: number, vocabSize: number | null }>, transcoders: Array<{ id: string, kind: string, nLayers: number, nFeatures: number, featureCount: number, fvuMean: number | null, l0Total: number | null, deadFraction: number | null, top1Agreement: number | null }>, labelSources: Array<{ source: string, count: number }>, featuredGraphs: Array<{ id: string, prompt: string, nodeCount: number, edgeCount: number, replacementScore: number | null, completenessScore: number | null }>, studies: Array<{ name: string, verdict: string | null }> } };
+export type HomeQuery = { atlas: { featureCount: number, labeledFeatureCount: number, labelCoverage: number, graphCount: number, models: Array<{ id: string, name: string, nLayers: number, dModel: number, vocabSize: number | null }>, transcoders: Array<{ id: string, kind: string, nLayers: number, nFeatures: number, featureCount: number, fvuMean: number | null, l0Total: number | null, deadFraction: number | null, top1Agreement: number | null }>, labelSources: Array<{ source: string, count: number }>, featuredGraphs: Array<{ id: string, prompt: string, nodeCount: number, edgeCount: number, replacementScore: number | null, completenessScore: number | null }>, studies: Array<{ name: string, transcoderId: string, verdict: string | null }> } };
 
 export type SearchQueryVariables = Exact<{
   query: string;
   layer?: number | null | undefined;
+  transcoder?: string | number | null | undefined;
   labelSource?: string | null | undefined;
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -108,6 +109,7 @@ export type FeatureSummaryQuery = { feature: { id: string, featureId: string, la
 
 export type StudyQueryVariables = Exact<{
   name: string;
+  transcoder?: string | number | null | undefined;
 }>;
 
 
@@ -229,16 +231,18 @@ export const HomeDocument = new TypedDocumentString(`
     }
     studies {
       name
+      transcoderId
       verdict
     }
   }
 }
     `) as unknown as TypedDocumentString<HomeQuery, HomeQueryVariables>;
 export const SearchDocument = new TypedDocumentString(`
-    query Search($query: String!, $layer: Int, $labelSource: String, $first: Int, $after: String) {
+    query Search($query: String!, $layer: Int, $transcoder: ID, $labelSource: String, $first: Int, $after: String) {
   searchFeatures(
     query: $query
     layer: $layer
+    transcoder: $transcoder
     labelSource: $labelSource
     first: $first
     after: $after
@@ -546,8 +550,8 @@ export const FeatureSummaryDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<FeatureSummaryQuery, FeatureSummaryQueryVariables>;
 export const StudyDocument = new TypedDocumentString(`
-    query Study($name: String!) {
-  study(name: $name) {
+    query Study($name: String!, $transcoder: ID) {
+  study(name: $name, transcoder: $transcoder) {
     name
     transcoderId
     graphs

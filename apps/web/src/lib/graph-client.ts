@@ -8,8 +8,11 @@ import { GraphDoc, GraphJsonDoc } from "./queries.ts";
 const KINDS: Record<string, NodeKind> = { FEATURE: "feature", ERROR: "error", EMBEDDING: "embedding", LOGIT: "logit" };
 
 export function toViewGraph(g: NonNullable<GraphViewQuery["graph"]>): ViewGraph {
+  // The API puts logit nodes on layer nLayers: that is how many blocks the model has.
+  const logitLayer = Math.max(0, ...g.nodes.filter((n) => n.kind === "LOGIT").map((n) => n.layer));
   return {
     id: g.id,
+    nLayers: logitLayer,
     prompt: g.prompt,
     tokens: g.tokens,
     nodes: g.nodes.map((n) => {

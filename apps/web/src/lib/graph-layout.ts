@@ -28,7 +28,7 @@ export interface Layout {
   height: number;
 }
 
-export const DEFAULT_MARGIN = { top: 16, right: 16, bottom: 56, left: 56 };
+export const DEFAULT_MARGIN = { top: 24, right: 16, bottom: 56, left: 56 };
 
 const cellOrder = (a: ViewNode, b: ViewNode) => {
   // Error nodes last in their cell; otherwise by influence (circuit-tracer's cumulative influence

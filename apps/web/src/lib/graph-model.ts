@@ -29,6 +29,8 @@ export interface ViewGraph {
   tokens: string[];
   nodes: ViewNode[];
   edges: ViewEdge[];
+  /** Blocks of the model (the logit row sits above the last); inferred from the nodes when absent. */
+  nLayers?: number;
 }
 
 export interface IndexedGraph extends ViewGraph {
@@ -45,7 +47,7 @@ const byAbsWeight = (a: ViewEdge, b: ViewEdge) => Math.abs(b.weight) - Math.abs(
 
 export function indexGraph(g: ViewGraph): IndexedGraph {
   const byId = new Map<string, ViewNode>();
-  let nLayers = 0;
+  let nLayers = g.nLayers ?? 0;
   for (const n of g.nodes) {
     byId.set(n.id, n);
     if (n.layer !== null) nLayers = Math.max(nLayers, n.layer + 1);

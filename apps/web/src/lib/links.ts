@@ -17,6 +17,10 @@ export function circuitHref(from: string, to?: string): string {
   return `/circuits?${q}`;
 }
 
+export function studyHref(name: string, transcoder?: string): string {
+  return `/studies/${encodeURIComponent(name)}${transcoder ? `?${new URLSearchParams({ transcoder })}` : ""}`;
+}
+
 /** Route params of /features/[...id] back to the feature id. */
 export function featureIdFromParams(parts: readonly string[]): string {
   return parts.map((p) => decodeURIComponent(p)).join("/");

@@ -13,14 +13,28 @@ export const HomeDoc = graphql(`
       labelSources { source count }
       graphCount
       featuredGraphs(first: 6) { id prompt nodeCount edgeCount replacementScore completenessScore }
-      studies { name verdict }
+      studies { name transcoderId verdict }
     }
   }
 `);
 
 export const SearchDoc = graphql(`
-  query Search($query: String!, $layer: Int, $labelSource: String, $first: Int, $after: String) {
-    searchFeatures(query: $query, layer: $layer, labelSource: $labelSource, first: $first, after: $after) {
+  query Search(
+    $query: String!
+    $layer: Int
+    $transcoder: ID
+    $labelSource: String
+    $first: Int
+    $after: String
+  ) {
+    searchFeatures(
+      query: $query
+      layer: $layer
+      transcoder: $transcoder
+      labelSource: $labelSource
+      first: $first
+      after: $after
+    ) {
       totalCount
       pageInfo { hasNextPage endCursor }
       edges {
@@ -188,8 +202,8 @@ export const FeatureSummaryDoc = graphql(`
 `);
 
 export const StudyDoc = graphql(`
-  query Study($name: String!) {
-    study(name: $name) {
+  query Study($name: String!, $transcoder: ID) {
+    study(name: $name, transcoder: $transcoder) {
       name
       transcoderId
       graphs

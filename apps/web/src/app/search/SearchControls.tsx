@@ -8,8 +8,10 @@ export interface SearchControlsProps {
   q: string;
   layer: number | null;
   source: string | null;
+  transcoder: string | null;
   nLayers: number;
   sources: string[];
+  transcoders: string[];
 }
 
 export function SearchControls(p: SearchControlsProps) {
@@ -18,6 +20,7 @@ export function SearchControls(p: SearchControlsProps) {
   const [q, setQ] = useState(p.q);
   const [layer, setLayer] = useState(p.layer === null ? "" : String(p.layer));
   const [source, setSource] = useState(p.source ?? "");
+  const [transcoder, setTranscoder] = useState(p.transcoder ?? "");
   const [pending, startTransition] = useTransition();
   const dirty = useRef(false);
   const layers = Array.from({ length: p.nLayers }, (_, l) => l);
@@ -29,10 +32,11 @@ export function SearchControls(p: SearchControlsProps) {
       if (q.trim()) u.set("q", q.trim());
       if (layer) u.set("layer", layer);
       if (source) u.set("source", source);
+      if (transcoder) u.set("transcoder", transcoder);
       startTransition(() => router.replace(`${pathname}?${u}`, { scroll: false }));
     }, 250);
     return () => clearTimeout(t);
-  }, [q, layer, source, pathname, router]);
+  }, [q, layer, source, transcoder, pathname, router]);
 
   const change =
     <T,>(set: (v: T) => void) =>
@@ -73,6 +77,17 @@ export function SearchControls(p: SearchControlsProps) {
             {p.sources.map((s) => (
               <option key={s} value={s}>
                 {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Transcoder
+          <select name="transcoder" value={transcoder} onChange={(e) => change(setTranscoder)(e.target.value)}>
+            <option value="">all</option>
+            {p.transcoders.map((t) => (
+              <option key={t} value={t}>
+                {t}
               </option>
             ))}
           </select>

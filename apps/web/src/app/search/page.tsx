@@ -23,19 +23,27 @@ export default async function SearchPage({ searchParams }: { searchParams: SP })
   const layerRaw = one(sp.layer);
   const layer = /^\d+$/.test(layerRaw) ? Number(layerRaw) : null;
   const source = one(sp.source) || null;
+  const transcoder = one(sp.transcoder) || null;
   const after = one(sp.after) || null;
   const offset = /^\d+$/.test(one(sp.n)) ? Number(one(sp.n)) : 0;
 
   const [filters, results] = await Promise.all([
     load(SearchFiltersDoc, {}),
-    q ? load(SearchDoc, { query: q, layer, labelSource: source, first: PAGE, after }) : null,
+    q ? load(SearchDoc, { query: q, layer, transcoder, labelSource: source, first: PAGE, after }) : null,
   ]);
   const nLayers = filters.ok ? Math.max(0, ...filters.data.atlas.transcoders.map((t) => t.nLayers)) : 0;
   const sources = filters.ok ? filters.data.atlas.labelSources.map((s) => s.source) : [];
+  const transcoders = filters.ok ? filters.data.atlas.transcoders.map((t) => t.id) : [];
 
   const pageHref = (params: Record<string, string | null>) => {
     const u = new URLSearchParams();
-    for (const [k, v] of Object.entries({ q, layer: layer === null ? null : String(layer), source, ...params }))
+    for (const [k, v] of Object.entries({
+      q,
+      layer: layer === null ? null : String(layer),
+      source,
+      transcoder,
+      ...params,
+    }))
       if (v) u.set(k, v);
     return `/search?${u}`;
   };
@@ -43,7 +51,15 @@ export default async function SearchPage({ searchParams }: { searchParams: SP })
   return (
     <>
       <h1>Search features</h1>
-      <SearchControls q={q} layer={layer} source={source} nLayers={nLayers} sources={sources} />
+      <SearchControls
+        q={q}
+        layer={layer}
+        source={source}
+        transcoder={transcoder}
+        nLayers={nLayers}
+        sources={sources}
+        transcoders={transcoders}
+      />
       {!q && <p className="muted">Type a word from a feature label, e.g. “year”, “number” or “after”.</p>}
       {results && !results.ok && <ApiProblem error={results.error} />}
       {results?.ok && (

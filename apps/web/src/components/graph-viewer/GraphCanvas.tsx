@@ -136,6 +136,16 @@ const Axes = memo(function Axes({ graph, layout }: { graph: IndexedGraph; layout
           </text>
         </g>
       ))}
+      {graph.nodes
+        .filter((n) => n.kind === "logit")
+        .map((n) => {
+          const xy = layout.xy.get(n.id);
+          return xy ? (
+            <text key={n.id} x={xy.x} y={xy.y - 9} fontSize={10} textAnchor="middle" fill="#1a1d23" className="mono">
+              {showToken(n.label ?? "").slice(0, 6)}
+            </text>
+          ) : null;
+        })}
       {layout.columns.map((c) => {
         const tok = graph.tokens[c.position] ?? "";
         const w = c.x1 - c.x0;

@@ -105,7 +105,12 @@ export default async function FeaturePage({ params, searchParams }: Props) {
           {f.heatmap && (
             <>
               <h2>Greater-than heatmap</h2>
-              <Heatmap rows={heatmapGrid(f.heatmap)} title="Direct effect on logit ZZ, by start year YY" size={280} />
+              <Heatmap
+                rows={heatmapGrid(f.heatmap)}
+                title="Direct effect on logit ZZ, by start year YY"
+                size={280}
+                signed
+              />
               {f.greaterThan && (
                 <p className="small muted">
                   Rank {f.greaterThan.rank} in the <Link href="/studies/greater-than">greater-than study</Link> · types:{" "}

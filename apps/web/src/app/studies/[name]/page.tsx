@@ -8,22 +8,31 @@ import { featureHref } from "../../../lib/links.ts";
 import { load } from "../../../lib/load.ts";
 import { StudyDoc } from "../../../lib/queries.ts";
 
-type Props = { params: Promise<{ name: string }> };
+type Props = {
+  params: Promise<{ name: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+};
 type S = NonNullable<StudyQuery["study"]>;
 
 export async function generateMetadata({ params }: Props): Promise<Metadata> {
   return { title: `Study: ${decodeURIComponent((await params).name)}` };
 }
 
-export default async function StudyPage({ params }: Props) {
+export default async function StudyPage({ params, searchParams }: Props) {
   const name = decodeURIComponent((await params).name);
-  const r = await load(StudyDoc, { name });
+  const t = (await searchParams).transcoder;
+  // Which transcoder's study, when the atlas holds several (the API picks when it holds one).
+  const transcoder = (Array.isArray(t) ? t[0] : t) || null;
+  const r = await load(StudyDoc, { name, transcoder });
   if (!r.ok) return <ApiProblem error={r.error} />;
   const s = r.data.study;
   if (!s) return <ApiProblem error={new Error(`The API returned no study named ${name}.`)} />;
   return (
     <article data-testid="study-page">
       <h1>{s.name === "greater-than" ? "The greater-than study" : `Study: ${s.name}`}</h1>
+      <p className="muted small">
+        Transcoder <span className="mono">{s.transcoderId}</span>
+      </p>
       {s.name === "greater-than" && (
         <p className="muted">
           Prompts like “The war lasted from the year 17YY to 17”: a model that does the task puts its probability on
@@ -67,7 +76,13 @@ export default async function StudyPage({ params }: Props) {
                 href={featureHref(f.feature.id)}
                 aria-label={`Feature ${f.feature.featureId}: ${f.feature.label?.text ?? "unlabeled"}`}
               >
-                <Heatmap rows={heatmapGrid(f.heatmap)} title={`#${f.rank} ${f.feature.featureId}`} size={150} compact />
+                <Heatmap
+                  rows={heatmapGrid(f.heatmap)}
+                  title={`#${f.rank} ${f.feature.featureId}`}
+                  size={150}
+                  signed
+                  compact
+                />
               </Link>
               <figcaption>
                 <strong>#{f.rank}</strong>{" "}
