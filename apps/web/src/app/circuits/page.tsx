@@ -4,21 +4,21 @@ import { ApiProblem } from "../../components/ApiProblem.tsx";
 import { fmt } from "../../lib/format.ts";
 import { featureHref } from "../../lib/links.ts";
 import { load } from "../../lib/load.ts";
+import { param, type SearchParams } from "../../lib/params.ts";
 import { CircuitDoc, PathsDoc } from "../../lib/queries.ts";
 import { CircuitExplorer } from "./CircuitExplorer.tsx";
 
 export const metadata: Metadata = { title: "Circuit explorer" };
 
-type SP = Promise<Record<string, string | string[] | undefined>>;
-const one = (v: string | string[] | undefined) => ((Array.isArray(v) ? v[0] : v) ?? "").trim();
+type SP = Promise<SearchParams>;
 const PER_HOP = 8;
 
 export default async function CircuitsPage({ searchParams }: { searchParams: SP }) {
   const sp = await searchParams;
-  const from = one(sp.from);
-  const to = one(sp.to);
-  const graphId = one(sp.graph) || null;
-  const expand = one(sp.expand).split(",").filter(Boolean);
+  const from = param(sp, "from");
+  const to = param(sp, "to");
+  const graphId = param(sp, "graph") || null;
+  const expand = param(sp, "expand").split(",").filter(Boolean);
   const [circuit, paths] = await Promise.all([
     from ? load(CircuitDoc, { featureId: from, direction: "BOTH", depth: 1, graphId, first: PER_HOP }) : null,
     from && to ? load(PathsDoc, { from, to, maxHops: 4, graphId, first: 10 }) : null,

@@ -4,6 +4,7 @@ import { ApiProblem } from "../../components/ApiProblem.tsx";
 import { fmt, pct } from "../../lib/format.ts";
 import { featureHref } from "../../lib/links.ts";
 import { load } from "../../lib/load.ts";
+import { param, type SearchParams } from "../../lib/params.ts";
 import { SearchDoc, SearchFiltersDoc } from "../../lib/queries.ts";
 import { SearchControls } from "./SearchControls.tsx";
 
@@ -11,21 +12,17 @@ export const metadata: Metadata = { title: "Search features" };
 
 const PAGE = 20;
 
-type SP = Promise<Record<string, string | string[] | undefined>>;
-
-function one(v: string | string[] | undefined): string {
-  return (Array.isArray(v) ? v[0] : v)?.trim() ?? "";
-}
+type SP = Promise<SearchParams>;
 
 export default async function SearchPage({ searchParams }: { searchParams: SP }) {
   const sp = await searchParams;
-  const q = one(sp.q);
-  const layerRaw = one(sp.layer);
+  const q = param(sp, "q");
+  const layerRaw = param(sp, "layer");
   const layer = /^\d+$/.test(layerRaw) ? Number(layerRaw) : null;
-  const source = one(sp.source) || null;
-  const transcoder = one(sp.transcoder) || null;
-  const after = one(sp.after) || null;
-  const offset = /^\d+$/.test(one(sp.n)) ? Number(one(sp.n)) : 0;
+  const source = param(sp, "source") || null;
+  const transcoder = param(sp, "transcoder") || null;
+  const after = param(sp, "after") || null;
+  const offset = /^\d+$/.test(param(sp, "n")) ? Number(param(sp, "n")) : 0;
 
   const [filters, results] = await Promise.all([
     load(SearchFiltersDoc, {}),

@@ -99,33 +99,18 @@ export function GraphViewer({ initialGraph, initialState }: GraphViewerProps) {
     <div>
       <fieldset className="graph-controls">
         <legend className="visually-hidden">Pruning and download</legend>
-        <label>
-          Node threshold
-          <input
-            type="range"
-            min={0.1}
-            max={1}
-            step={0.01}
-            value={nodeThreshold}
-            aria-describedby="node-threshold-help"
-            data-testid="node-threshold"
-            onChange={(e) => setState((s) => ({ ...s, nodeThreshold: Number(e.target.value) }))}
-          />
-          <output className="mono">{nodeThreshold.toFixed(2)}</output>
-        </label>
-        <label>
-          Edge threshold
-          <input
-            type="range"
-            min={0.1}
-            max={1}
-            step={0.01}
-            value={edgeThreshold}
-            data-testid="edge-threshold"
-            onChange={(e) => setState((s) => ({ ...s, edgeThreshold: Number(e.target.value) }))}
-          />
-          <output className="mono">{edgeThreshold.toFixed(2)}</output>
-        </label>
+        <ThresholdSlider
+          label="Node threshold"
+          testId="node-threshold"
+          value={nodeThreshold}
+          onChange={(v) => setState((s) => ({ ...s, nodeThreshold: v }))}
+        />
+        <ThresholdSlider
+          label="Edge threshold"
+          testId="edge-threshold"
+          value={edgeThreshold}
+          onChange={(v) => setState((s) => ({ ...s, edgeThreshold: v }))}
+        />
         <span data-testid="graph-counts" aria-live="polite" className="mono small">
           {graph.nodes.length} nodes · {graph.edges.length} edges{loading ? " · loading…" : ""}
         </span>
@@ -133,7 +118,7 @@ export function GraphViewer({ initialGraph, initialState }: GraphViewerProps) {
           Download JSON
         </button>
       </fieldset>
-      <p id="node-threshold-help" className="muted small">
+      <p id="threshold-help" className="muted small">
         Thresholds keep the nodes and edges that account for that share of the cumulative influence on the output (as
         circuit-tracer's pruning). Click a node to list its inputs and outputs; shift-click (or P) pins it.
       </p>
@@ -320,5 +305,24 @@ function Legend() {
       </span>
       <span>edge width ∝ √|weight|</span>
     </p>
+  );
+}
+
+function ThresholdSlider(p: { label: string; testId: string; value: number; onChange: (v: number) => void }) {
+  return (
+    <label>
+      {p.label}
+      <input
+        type="range"
+        min={0.1}
+        max={1}
+        step={0.01}
+        value={p.value}
+        aria-describedby="threshold-help"
+        data-testid={p.testId}
+        onChange={(e) => p.onChange(Number(e.target.value))}
+      />
+      <output className="mono">{p.value.toFixed(2)}</output>
+    </label>
   );
 }

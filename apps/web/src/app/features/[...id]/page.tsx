@@ -8,11 +8,12 @@ import type { FeaturePageQuery } from "../../../gql/graphql.ts";
 import { fmt, heatmapGrid, histogramBins, pct, showToken } from "../../../lib/format.ts";
 import { circuitHref, featureHref, featureIdFromParams, graphHref } from "../../../lib/links.ts";
 import { load } from "../../../lib/load.ts";
+import { param, type SearchParams } from "../../../lib/params.ts";
 import { FeatureDoc } from "../../../lib/queries.ts";
 
 type Props = {
   params: Promise<{ id: string[] }>;
-  searchParams: Promise<Record<string, string | string[] | undefined>>;
+  searchParams: Promise<SearchParams>;
 };
 type F = NonNullable<FeaturePageQuery["feature"]>;
 type LabelT = NonNullable<F["label"]>;
@@ -23,8 +24,7 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function FeaturePage({ params, searchParams }: Props) {
   const id = featureIdFromParams((await params).id);
-  const g = (await searchParams).graph;
-  const graphId = (Array.isArray(g) ? g[0] : g) || null;
+  const graphId = param(await searchParams, "graph") || null;
   const r = await load(FeatureDoc, { id, graphId });
   if (!r.ok) return <ApiProblem error={r.error} />;
   const f = r.data.feature;

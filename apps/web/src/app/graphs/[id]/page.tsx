@@ -5,9 +5,10 @@ import { fmt, pct } from "../../../lib/format.ts";
 import { toViewGraph } from "../../../lib/graph-client.ts";
 import { parseViewState } from "../../../lib/graph-state.ts";
 import { load } from "../../../lib/load.ts";
+import type { SearchParams } from "../../../lib/params.ts";
 import { GraphDoc } from "../../../lib/queries.ts";
 
-type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
+type Props = { params: Promise<{ id: string }>; searchParams: Promise<SearchParams> };
 
 export async function generateMetadata({ params }: Props): Promise<Metadata> {
   return { title: `Graph ${decodeURIComponent((await params).id)}` };

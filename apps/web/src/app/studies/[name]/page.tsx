@@ -6,11 +6,12 @@ import type { StudyQuery } from "../../../gql/graphql.ts";
 import { fmt, heatmapGrid } from "../../../lib/format.ts";
 import { featureHref } from "../../../lib/links.ts";
 import { load } from "../../../lib/load.ts";
+import { param, type SearchParams } from "../../../lib/params.ts";
 import { StudyDoc } from "../../../lib/queries.ts";
 
 type Props = {
   params: Promise<{ name: string }>;
-  searchParams: Promise<Record<string, string | string[] | undefined>>;
+  searchParams: Promise<SearchParams>;
 };
 type S = NonNullable<StudyQuery["study"]>;
 
@@ -20,9 +21,8 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function StudyPage({ params, searchParams }: Props) {
   const name = decodeURIComponent((await params).name);
-  const t = (await searchParams).transcoder;
   // Which transcoder's study, when the atlas holds several (the API picks when it holds one).
-  const transcoder = (Array.isArray(t) ? t[0] : t) || null;
+  const transcoder = param(await searchParams, "transcoder") || null;
   const r = await load(StudyDoc, { name, transcoder });
   if (!r.ok) return <ApiProblem error={r.error} />;
   const s = r.data.study;
