@@ -31,9 +31,10 @@ atlas(["study", "greater-than", "--clt", clt, "--out", join(out, "greater-than")
 console.log("\n== feature dashboards and offline labels");
 const heldout = join(out, "heldout-corpus");
 atlas(["corpus", "demo", "--out", heldout, "--tokens", "40000", "--seed", "7", "--split", "heldout"]);
-atlas(["features", "--clt", clt, "--out", join(out, "atlas"), "--corpus", join(heldout, "heldout.jsonl"), "--tokens", "20000"]);
-atlas(["label", "--clt", join(out, "atlas"), "--offline", "--study", join(out, "greater-than", "greater-than.json")]);
+// Into the CLT dir (features/, labels/), where `atlas ingest` reads them.
+atlas(["features", "--clt", clt, "--corpus", join(heldout, "heldout.jsonl"), "--tokens", "20000"]);
+atlas(["label", "--clt", clt, "--offline", "--study", join(out, "greater-than", "greater-than.json")]);
 
 console.log(`\nDone. Graph: ${join(out, "graph.json")} (open in circuit-tracer / Neuronpedia viewers)`);
 console.log(`Study report: ${join(out, "greater-than", "report.md")}`);
-console.log(`Feature statistics and labels: ${join(out, "atlas", "features")}, ${join(out, "atlas", "labels", "labels.jsonl")}`);
+console.log(`Feature statistics and labels: ${join(clt, "features")}, ${join(clt, "labels", "labels.jsonl")}`);

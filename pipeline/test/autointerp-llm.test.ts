@@ -45,7 +45,9 @@ function script(r: ChatRequest): Reply {
       case 3:
         return n === 1 ? { kind: "status", status: 503, retryAfterMs: 5 } : { kind: "json", content: explanation(f) };
       case 4:
-        return n === 1 ? { kind: "hang", ms: 30_000, answer: explanation(f) } : { kind: "json", content: explanation(f) };
+        return n === 1
+          ? { kind: "hang", ms: 30_000, answer: explanation(f) }
+          : { kind: "json", content: explanation(f) };
       case 5:
         return { kind: "json", content: '{"label": "oops"' }; // always malformed
       default:
