@@ -1,4 +1,7 @@
 // Corpora → documents → fixed-length token contexts, plus the generated demo corpus.
+
+// The shared seeded generator, re-exported for token-level shuffling beside ShuffleBuffer.
+export { Rng, type RngState } from "@circuit-atlas/util";
 export {
   type ContextOptions,
   ContextStream,
