@@ -24,7 +24,8 @@ if (!existsSync(join(clt, "config.json"))) {
   process.exit(1);
 }
 console.log(`\n== attribution graph: "${prompt}"`);
-atlas(["trace", "--clt", clt, "--prompt", prompt, "--out", join(out, "graph.json"), "--validate", "20"]);
+// --force: a rerun of start replaces its own graph (trace refuses to replace a graph otherwise).
+atlas(["trace", "--clt", clt, "--prompt", prompt, "--out", join(out, "graph.json"), "--validate", "20", "--force"]);
 console.log("\n== greater-than study");
 atlas(["study", "greater-than", "--clt", clt, "--out", join(out, "greater-than")]);
 
