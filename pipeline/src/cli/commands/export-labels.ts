@@ -1,9 +1,9 @@
 // `atlas export-labels --out FILE`: every label in the atlas (Neo4j at NEO4J_URI) as JSONL, one
 // Label row per line (current flag, scores and provenance included), for backup.
 import { closeDriver, exportLabels } from "@circuit-atlas/db";
+import { writeFileAtomic } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
-import { writeFileAtomic } from "../../graph/index.ts";
 import { parseOptions } from "../options.ts";
 
 const Args = z.object({ out: z.string().min(1), transcoder: z.string().min(1).optional() });
