@@ -5,6 +5,7 @@ import { basename, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
+import { UNK_ID } from "../tokenizer/index.ts";
 import { GPT2, type GPT2Config, type GPT2Weights, parameterShapes, validateConfig } from "./gpt2.ts";
 
 /** Number of GPT-2 (r50k) tokens; compact vocabularies map into [0, GPT2_VOCAB). */
@@ -27,13 +28,8 @@ const HfConfig = z
   })
   .passthrough();
 
-const VocabMap = z.array(
-  z
-    .number()
-    .int()
-    .min(0)
-    .max(GPT2_VOCAB - 1),
-);
+// GPT-2 ids, plus UNK_ID (= GPT2_VOCAB) for a reserved `<unk>` row.
+const VocabMap = z.array(z.number().int().min(0).max(UNK_ID));
 
 function readJson(path: string): unknown {
   let text: string;
@@ -152,7 +148,7 @@ export async function loadModel(dir: string): Promise<GPT2> {
   return new GPT2(modelConfig, weights, vocab);
 }
 
-/** Validate a compact-vocabulary map: one distinct GPT-2 id per model row. */
+/** Validate a compact-vocabulary map: one distinct GPT-2 id (or UNK_ID) per model row. */
 export function parseVocabMap(raw: unknown, vocabSize: number, source = VOCAB_MAP_FILE): Int32Array {
   const r = VocabMap.safeParse(raw);
   if (!r.success) throw new Error(`${source}: expected a JSON array of GPT-2 token ids (${zodMessage(r.error)})`);
