@@ -10,12 +10,15 @@ export {
   corpusFingerprint,
   ShuffleBuffer,
 } from "./contexts.ts";
+export { sha256Files } from "./hash.ts";
 export {
   type Corpus,
   type CorpusDocument,
   type CorpusFile,
   type CorpusFormat,
+  type CorpusId,
   type CorpusOptions,
+  corpusId,
   type DocPosition,
   detectFormat,
   openCorpus,

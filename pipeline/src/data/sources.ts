@@ -22,6 +22,7 @@ import { createGunzip } from "node:zlib";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { glob } from "tinyglobby";
+import { sha256Files } from "./hash.ts";
 import { invalidUtf8, Utf8Checker } from "./utf8.ts";
 
 export type CorpusFormat = "text" | "jsonl" | "parquet";
@@ -321,4 +322,19 @@ async function globFiles(cwd: string, pattern: string): Promise<string[]> {
       }
       return ka.length - kb.length;
     });
+}
+
+/** A corpus named without local paths: what was opened (its last path part), file count, content sha256. */
+export interface CorpusId {
+  name: string;
+  files: number;
+  sha256: string;
+}
+
+export function corpusId(corpus: Corpus): CorpusId {
+  return {
+    name: basename(corpus.source),
+    files: corpus.files.length,
+    sha256: sha256Files(corpus.files.map((f) => f.path)),
+  };
 }
