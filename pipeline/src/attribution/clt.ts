@@ -1,9 +1,10 @@
 // What attribution needs from a cross-layer transcoder: circuit-tracer's inference layout in raw
 // model units (structurally the transcoder's CltWeights).
-//   W_enc[ℓ] [F, d], b_enc[ℓ] [F], threshold[ℓ] [F] (JumpReLU: a = pre·[pre > θ]),
+//   W_enc[ℓ] [F, d], b_enc[ℓ] [F], threshold[ℓ] [F] (JumpReLU: a = pre·[pre > θ], transcoder/jumprelu.ts),
 //   W_dec[ℓ] [F, L−ℓ, d] (block k writes to layer ℓ+k), b_dec[j] [d].
 // Features read blocks.ℓ.hook_resid_mid and write blocks.j.hook_mlp_out.
 import { gemm } from "../backend/index.ts";
+import { jumpReluRows } from "../transcoder/index.ts";
 
 export interface CltLike {
   shape: { nLayers: number; dModel: number; nFeatures: number };
@@ -39,18 +40,9 @@ export function preActivations(clt: CltLike, layer: number, x: Float32Array, T: 
   return out;
 }
 
-/** JumpReLU activations of `rows` residual rows at one layer: z where z > θ and z > 0, else 0. */
+/** JumpReLU activations [rows, F] of `rows` residual rows at one layer (the transcoder's one rule). */
 export function jumpReluActivations(clt: CltLike, layer: number, resid: Float32Array, rows: number): Float32Array {
-  const F = clt.shape.nFeatures;
-  const pre = preActivations(clt, layer, resid, rows);
-  const th = clt.threshold[layer]!;
-  const a = new Float32Array(rows * F);
-  for (let r = 0; r < rows; r++)
-    for (let i = 0; i < F; i++) {
-      const z = pre[r * F + i]!;
-      if (z > th[i]! && z > 0) a[r * F + i] = z;
-    }
-  return a;
+  return jumpReluRows(preActivations(clt, layer, resid, rows), clt.threshold[layer]!, rows);
 }
 
 /**

@@ -13,6 +13,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { HookFn } from "../model/index.ts";
+import { jumpReluActive } from "../transcoder/index.ts";
 import { addDecoded, decoderRow, encoderRow, jumpReluActivations, preActivations } from "./clt.ts";
 import type { PromptContext } from "./context.ts";
 import { frozenRun } from "./frozen.ts";
@@ -66,7 +67,7 @@ export function featureActivations(ctx: PromptContext, layer: number, featureInd
   for (let t = 0; t < T; t++) {
     let z = clt.bEnc[layer]![featureIndex]!;
     for (let k = 0; k < d; k++) z += enc[k]! * ctx.residMid[layer]![t * d + k]!;
-    out[t] = z > clt.threshold[layer]![featureIndex]! && z > 0 ? z : 0;
+    out[t] = jumpReluActive(z, clt.threshold[layer]![featureIndex]!) ? z : 0;
   }
   return out;
 }
@@ -101,7 +102,7 @@ export async function intervene(
   const changes: InterventionResult["changes"] = [];
   for (const iv of interventions) {
     const acts = featureActivations(ctx, iv.layer, iv.featureIndex);
-    const positions = iv.positions ?? Array.from({ length: T - 1 }, (_, i) => i + 1).filter((p) => acts[p]! > 0);
+    const positions = iv.positions ?? Array.from({ length: T - 1 }, (_, i) => i + 1).filter((p) => acts[p]! !== 0);
     for (const p of positions) {
       const a = acts[p]!;
       const to = iv.mode === "scale" ? a * iv.value : iv.mode === "set" ? iv.value : a + iv.value;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { gemm } from "../backend/index.ts";
 import { importCircuitTracer, loadWeights, readRunConfig, WEIGHTS_FILE } from "./io.ts";
+import { jumpReluActive, jumpReluMask } from "./jumprelu.ts";
 import type { CltShape, CltWeights } from "./params.ts";
 
 export interface CltTensors {
@@ -81,7 +82,7 @@ export class CLT {
 
   /**
    * Layer-`layer` features of x (`blocks.{layer}.hook_resid_mid`, shape [..., d], raw model units):
-   * pre = x·W_encᵀ + b_enc and acts = pre·(pre > threshold). Shapes [..., F].
+   * pre = x·W_encᵀ + b_enc and acts = JumpReLU_θ(pre) (jumprelu.ts). Shapes [..., F].
    */
   encode(layer: number, x: tf.Tensor): { pre: tf.Tensor; acts: tf.Tensor } {
     this.checkLayer(layer);
@@ -92,7 +93,7 @@ export class CLT {
       const lead = x.shape.slice(0, -1);
       const x2 = x.reshape([-1, d]);
       const pre = tf.add(tf.matMul(x2, t.wEnc[layer]!, false, true), t.bEnc[layer]!);
-      const acts = tf.mul(pre, tf.cast(tf.greater(pre, t.threshold[layer]!), "float32"));
+      const acts = tf.mul(pre, jumpReluMask(pre, t.threshold[layer]!));
       return { pre: pre.reshape([...lead, F]), acts: acts.reshape([...lead, F]) };
     });
   }
@@ -174,7 +175,7 @@ export class CLT {
       for (let i = 0; i < F; i++) {
         const z = pre[o + i]! + b[i]!;
         pre[o + i] = z;
-        if (z > th[i]!) acts[o + i] = z;
+        if (jumpReluActive(z, th[i]!)) acts[o + i] = z;
       }
     }
     return { pre, acts };

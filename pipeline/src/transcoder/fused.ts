@@ -8,6 +8,7 @@
 //   sparsity = (λ/B) Σ_t Σ_ℓ Σ_i tanh(c·‖W_dec,ℓi‖·a_tℓi)
 //   pre      = (λ_P/B) Σ_t Σ_ℓ Σ_i ReLU(θ_ℓi − z_tℓi)·‖W_dec,ℓi‖
 import { gemm } from "../backend/index.ts";
+import { jumpReluActive } from "./jumprelu.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
 
 export interface LossCoefs {
@@ -468,7 +469,7 @@ function forwardPass(
       const i = cand[q]!;
       const zi = zc[q]!;
       const ti = th[i]!;
-      if (zi > ti) {
+      if (jumpReluActive(zi, ti)) {
         a[off + i] = zi;
         fired[i]!++;
         szA[i]! += zi;

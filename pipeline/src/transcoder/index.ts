@@ -37,7 +37,7 @@ export {
   WEIGHTS_FILE,
   writeRunDir,
 } from "./io.ts";
-export { jumpRelu, jumpStep } from "./jumprelu.ts";
+export { jumpRelu, jumpReluActive, jumpReluMask, jumpReluRows, jumpStep } from "./jumprelu.ts";
 export { cltLossTf, TfStep } from "./loss.ts";
 export { type CltParams, type CltShape, type CltWeights, foldParams, type Normalization } from "./params.ts";
 export { SyntheticSource } from "./synthetic.ts";
