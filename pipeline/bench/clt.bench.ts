@@ -6,11 +6,12 @@
 //   CLT_BENCH_F=2048 CLT_BENCH_LAYERS=6 npm run bench:clt   # other GPT-2-shaped sizes
 //   CLT_BENCH_TFJS=0 npm run bench:clt        # skip the (slow) tfjs reference engine
 import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as T } from "../src/backend/index.ts";
-import { FusedStep, type LossCoefs } from "../src/transcoder/fused.ts";
+import { FusedStep } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
 import { allocParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import type { LossCoefs } from "../src/transcoder/step.ts";
 import { timeIt } from "./util.ts";
 
 const sgemm = requireNativeSgemm("bench:clt (GEMM floor)");

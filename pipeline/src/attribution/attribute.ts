@@ -10,7 +10,7 @@
 //     embeddings, b_dec, position 0 — from a frozen forward with the node inputs removed) equals
 //     the target's pre-activation / logit value; the largest residual is reported.
 
-import { gemm } from "../backend/index.ts";
+import { gemm, softmax64 } from "../backend/index.ts";
 import { type AttributionGraph, denseAdjacency, type FeatureNode, type LogitNode } from "../graph/index.ts";
 import type { GPT2 } from "../model/index.ts";
 import { BOS_ID, decodeToken, encode } from "../tokenizer/index.ts";
@@ -25,7 +25,6 @@ import {
   type Target,
 } from "./engine.ts";
 import { constantMlpOut, frozenRun } from "./frozen.ts";
-import { softmax64 } from "./intervene.ts";
 
 export interface CustomTarget {
   /** Label shown on the logit node. */

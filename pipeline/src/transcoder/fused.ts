@@ -10,44 +10,9 @@
 import { gemm } from "../backend/index.ts";
 import { jumpReluActive } from "./jumprelu.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
+import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
-export interface LossCoefs {
-  lambda: number;
-  c: number;
-  lambdaPre: number;
-  bandwidth: number;
-}
-
-export interface StepStats {
-  loss: number;
-  mse: number;
-  sparsity: number;
-  preAct: number;
-  /** Σ_t ‖ŷ_tj − y_tj‖² per layer (normalized units). */
-  sse: Float64Array;
-  /** Σ_t ‖y_tj − ȳ_j‖² per layer with the batch mean (normalized units). */
-  sst: Float64Array;
-  /** Active features summed over the batch, per layer. */
-  active: Float64Array;
-  /** Per-layer firing counts per feature over the batch. */
-  fired: Uint32Array[];
-}
-
-/** Zeroed stats for L layers of F features (the engines reuse one object across steps). */
-export function newStepStats(L: number, F: number): StepStats {
-  return {
-    loss: 0,
-    mse: 0,
-    sparsity: 0,
-    preAct: 0,
-    sse: new Float64Array(L),
-    sst: new Float64Array(L),
-    active: new Float64Array(L),
-    fired: Array.from({ length: L }, () => new Uint32Array(F)),
-  };
-}
-
-export class FusedStep {
+export class FusedStep implements TrainStep {
   readonly L: number;
   readonly d: number;
   readonly F: number;
