@@ -7,6 +7,7 @@ export {
   corpusFingerprint,
   ShuffleBuffer,
 } from "./contexts.ts";
+export { sha256Files } from "./hash.ts";
 export { Rng, type RngState } from "./rng.ts";
 export {
   type Corpus,
