@@ -19,7 +19,7 @@ const model = join(import.meta.dirname, "..", "assets", "demo-model");
 const PROMPT = "The war lasted from the year 1711 to 17";
 
 function atlas(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 180_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 420_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
