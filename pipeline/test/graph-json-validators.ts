@@ -102,7 +102,7 @@ export function circuitTracerViolations(g: Json): string[] {
     "qParams",
     out,
   );
-  (g.nodes as Json[]).forEach((n, i) =>
+  for (const [i, n] of (g.nodes as Json[]).entries())
     checkFields(
       n,
       {
@@ -123,11 +123,9 @@ export function circuitTracerViolations(g: Json): string[] {
       },
       `nodes[${i}]`,
       out,
-    ),
-  );
-  (g.links as Json[]).forEach((l, i) =>
-    checkFields(l, { source: req("str"), target: req("str"), weight: req("float") }, `links[${i}]`, out),
-  );
+    );
+  for (const [i, l] of (g.links as Json[]).entries())
+    checkFields(l, { source: req("str"), target: req("str"), weight: req("float") }, `links[${i}]`, out);
   return out;
 }
 
@@ -209,7 +207,7 @@ export function neuronpediaViolations(g: Json): string[] {
     "qParams",
     out,
   );
-  (g.nodes as Json[]).forEach((n, i) =>
+  for (const [i, n] of (g.nodes as Json[]).entries())
     checkFields(
       n,
       {
@@ -225,11 +223,9 @@ export function neuronpediaViolations(g: Json): string[] {
       },
       `nodes[${i}]`,
       out,
-    ),
-  );
-  (g.links as Json[]).forEach((l, i) =>
-    checkFields(l, { source: req("str"), target: req("str"), weight: req("float") }, `links[${i}]`, out),
-  );
+    );
+  for (const [i, l] of (g.links as Json[]).entries())
+    checkFields(l, { source: req("str"), target: req("str"), weight: req("float") }, `links[${i}]`, out);
   return out;
 }
 
