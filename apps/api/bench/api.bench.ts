@@ -1,6 +1,8 @@
 // `npm run bench:api`: latency and throughput of the GraphQL API under load (autocannon, 50
-// concurrent connections) for search, the feature page, a 2-hop circuit and a graph read, on a
-// synthetic atlas written through the store's write functions (db/src/atlas/write.ts). The floor,
+// concurrent connections) for search, the feature page, a 2-hop circuit and a graph read, on the
+// store's synthetic atlas (pipeline/src/ingest/synthetic.ts, the bench:ingest data: feature
+// statistics and circuit-tracer graphs of GPT-2-Small shape) written through the same ingest code
+// (featureRowFromStats, graphInputFromJson, db write functions), plus a synthetic label per feature. The floor,
 // measured in the same run through the same HTTP + Apollo stack, is `{ __typename }` (no database):
 // each operation's p95 is also printed as a ratio to it. Results go to apps/api/bench/results.json.
 //
@@ -16,7 +18,6 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   closeDriver,
-  type GraphInput,
   getConfig,
   qualifiedFeatureId,
   readTx,
@@ -28,6 +29,8 @@ import {
 } from "@circuit-atlas/db";
 import autocannon from "autocannon";
 import { Rng } from "../../../pipeline/src/data/rng.ts";
+import { featureRowFromStats, graphInputFromJson } from "../../../pipeline/src/ingest/sources.ts";
+import { syntheticFeatureStats, syntheticGraph } from "../../../pipeline/src/ingest/synthetic.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: a } = parseArgs({
@@ -59,114 +62,42 @@ const WORDS = (
   "question answer negation parity even odd round multiple large small range start end"
 ).split(" ");
 
-/** Deterministic label text of a feature: 3–5 words of the vocabulary. */
+/**
+ * Deterministic label of a feature in the style of the heuristic labeler: its characteristic tokens
+ * (the synthetic statistics' own pseudo-words " w{n}", 5,000 of them) and one topic word, so a query
+ * word matches a realistic fraction of the atlas (a few hundred features), not half of it.
+ */
 function labelOf(l: number, i: number): string {
   const r = new Rng(l * 1_000_003 + i);
-  return Array.from({ length: 3 + r.int(3) }, () => WORDS[r.int(WORDS.length)]).join(" ");
+  const toks = Array.from({ length: 3 }, (_, k) => `w${(i + (1 + r.int(15)) * 17 * (k + 1)) % 5000}`);
+  return `tokens ${toks.join(" ")} ${WORDS[r.int(WORDS.length)]}`;
 }
 
-function statsRow(l: number, i: number) {
-  const r = new Rng(7 + l * 1_000_003 + i);
-  const example = (k: number) => {
-    const tokens = Array.from({ length: 24 }, (_, p) => ` ${WORDS[(i + p * 7 + k) % WORDS.length]}`);
-    const acts = Array.from({ length: 4 }, (_, j) => [(k * 5 + j * 3) % 24, Number((r.next() * 5).toFixed(3))]);
-    return { tokens, acts, maxActivation: Math.max(...acts.map((x) => x[1]!)) };
-  };
-  return {
-    transcoderId: T,
-    layer: l,
-    featureIndex: i,
-    density: r.next() * 0.01,
-    maxActivation: 1 + r.next() * 10,
-    histogram: JSON.stringify({
-      edges: Array.from({ length: 21 }, (_, k) => k / 2),
-      counts: Array.from({ length: 20 }, () => r.int(1000)),
-    }),
-    topLogits: JSON.stringify(
-      Array.from({ length: 10 }, (_, k) => ({ tokenId: k, token: ` ${WORDS[k]}`, value: 5 - k / 3 })),
-    ),
-    bottomLogits: JSON.stringify(
-      Array.from({ length: 10 }, (_, k) => ({ tokenId: 100 + k, token: ` ${WORDS[k + 10]}`, value: -5 + k / 3 })),
-    ),
-    examples: JSON.stringify({
-      top: Array.from({ length: 20 }, (_, k) => example(k)),
-      quantiles: Array.from({ length: 5 }, (_, q) => ({
-        lower: q,
-        upper: q + 1,
-        examples: Array.from({ length: 5 }, (_, k) => example(q * 5 + k)),
-      })),
-    }),
-  };
-}
+/** The store's synthetic graphs (bench:ingest): Zipf-popular features, so graphs share features. */
+const synthetic = () => ({
+  scan: T,
+  nLayers: L,
+  featuresPerLayer: F,
+  positions: 16,
+  featureNodes: FN,
+  edges: E,
+  seed: 0,
+});
 
-/** Graph k: feature popularity is skewed (squared uniform), so graphs share features. */
-function graph(k: number): GraphInput {
-  const r = new Rng(99 + k);
-  const P = 16;
-  const seen = new Set<string>();
-  const nodes: GraphInput["nodes"] = [];
-  while (nodes.length < FN) {
-    const layer = r.int(L);
-    const index = Math.floor(r.next() ** 2 * F);
-    const position = 1 + r.int(P - 1);
-    const nodeId = `${layer}_${index}_${position}`;
-    if (seen.has(nodeId)) continue;
-    seen.add(nodeId);
-    nodes.push({
-      nodeId,
-      kind: "feature",
-      layer,
-      position,
-      featureIndex: index,
-      featureId: fid(layer, index),
-      activation: r.next() * 5,
-      influence: r.next(),
-    });
+async function writeLabels(): Promise<void> {
+  for (let l = 0; l < L; l++) {
+    const rows = Array.from({ length: F }, (_, i) => ({
+      featureId: fid(l, i),
+      text: labelOf(l, i),
+      description: `Synthetic feature ${l}_${i}.`,
+      source: "heuristic",
+      createdAt: "2026-11-30T00:00:00.000Z",
+    }));
+    await upsertLabels(rows, { batchSize: 2048 });
+    process.stderr.write(
+      `\rseed: labels ${((l + 1) * F).toLocaleString("en-US")}/${(L * F).toLocaleString("en-US")}   `,
+    );
   }
-  nodes.push({
-    nodeId: "E_50256_0",
-    kind: "embedding",
-    layer: -1,
-    position: 0,
-    tokenId: 50256,
-    token: "<|endoftext|>",
-  });
-  nodes.push({
-    nodeId: `${L}_17_${P - 1}`,
-    kind: "logit",
-    layer: L,
-    position: P - 1,
-    tokenId: 17,
-    token: "2",
-    probability: 0.3,
-    isTarget: true,
-  });
-  const edges: GraphInput["edges"] = [];
-  const pairs = new Set<string>();
-  for (let tries = 0; edges.length < E && tries < E * 20; tries++) {
-    const s = r.int(FN);
-    const t = r.int(FN);
-    if (nodes[s]!.layer >= nodes[t]!.layer || pairs.has(`${s}>${t}`)) continue;
-    pairs.add(`${s}>${t}`);
-    edges.push({ source: s, target: t, weight: Number((r.normal() * 0.5).toFixed(4)) });
-  }
-  return {
-    graph: {
-      id: `${T}-g${k}`,
-      transcoderId: T,
-      prompt: `synthetic prompt ${k}`,
-      tokens: Array.from({ length: P }, (_, p) => (p === 0 ? "<|endoftext|>" : ` t${p}`)),
-      inputTokens: Array.from({ length: P }, (_, p) => (p === 0 ? 50256 : p)),
-      targetLogits: JSON.stringify([{ tokenId: 17, token: "2", probability: 0.3 }]),
-      nodeThreshold: 0.8,
-      edgeThreshold: 0.98,
-      replacementScore: 0.7,
-      completenessScore: 0.9,
-      contentHash: `${T}-${k}-${FN}-${E}`,
-    },
-    nodes,
-    edges,
-  };
 }
 
 async function seed(): Promise<{ seconds: number; reused: boolean }> {
@@ -177,7 +108,17 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
       { t: T },
     ),
   );
-  if (have.f === L * F && have.g >= G) return { seconds: 0, reused: true };
+  const labeled = await readTx((tx) =>
+    tx.one<{ n: number }>(
+      "MATCH (f:Feature {transcoderId: $t}) WHERE f.label STARTS WITH 'tokens ' RETURN count(f) AS n",
+      { t: T },
+    ),
+  );
+  if (have.f === L * F && have.g >= G && labeled.n === L * F) return { seconds: 0, reused: true };
+  if (have.f === L * F && have.g >= G) {
+    await writeLabels();
+    return { seconds: (performance.now() - t0) / 1000, reused: false };
+  }
   await upsertModels([{ id: M, name: "bench model", nLayers: L, dModel: 768 }]);
   await upsertTranscoders([
     {
@@ -195,7 +136,7 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
   for (let l = 0; l < L; l++) {
     for (let i0 = 0; i0 < F; i0 += batch) {
       const idx = Array.from({ length: Math.min(batch, F - i0) }, (_, k) => i0 + k);
-      await upsertFeatures(idx.map((i) => statsRow(l, i)));
+      await upsertFeatures(idx.map((i) => featureRowFromStats(T, syntheticFeatureStats(l, i))));
       await upsertLabels(
         idx.map((i) => ({
           featureId: fid(l, i),
@@ -210,8 +151,11 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
       `\rseed: features ${((l + 1) * F).toLocaleString("en-US")}/${(L * F).toLocaleString("en-US")}   `,
     );
   }
+  await writeLabels();
   for (let k = have.g; k < G; k++) {
-    await writeGraph(graph(k));
+    await writeGraph(
+      graphInputFromJson(syntheticGraph(synthetic(), k), { extras: { contentHash: `${T}-${k}` } }).input,
+    );
     process.stderr.write(`\rseed: graphs ${k + 1}/${G}            `);
   }
   process.stderr.write("\n");
@@ -221,7 +165,14 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, ["--import", "tsx", join(here, "../src/main.ts")], {
-      env: { ...process.env, PORT: "0", NODE_ENV: "production", ATLAS_API_INTROSPECTION: "0" },
+      // A generous query budget: the bench measures latency, a timed-out request would only hide it.
+      env: {
+        ...process.env,
+        PORT: "0",
+        NODE_ENV: "production",
+        ATLAS_API_INTROSPECTION: "0",
+        ATLAS_API_TIMEOUT_MS: "60000",
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     child.stdout!.on("data", (b: Buffer) => {
@@ -239,13 +190,17 @@ interface Op {
 }
 
 const rng = new Rng(1);
-const popular = () => fid(rng.int(L), Math.floor(rng.next() ** 2 * F * 0.2));
+/** Features that occur in graphs (filled before the load runs), so pages have neighbours. */
+let inGraphs: string[] = [];
+const popular = () => inGraphs[rng.int(inGraphs.length)]!;
 const OPS: Op[] = [
   { name: "floor: { __typename }", query: "{ __typename }", variables: () => ({}) },
   {
     name: "searchFeatures (20 hits)",
     query: `query($q: String!) { searchFeatures(query: $q, first: 20) { totalCount edges { cursor score feature { id layer density label { text source } } } pageInfo { hasNextPage endCursor } } }`,
-    variables: () => ({ q: `${WORDS[rng.int(WORDS.length)]} ${WORDS[rng.int(WORDS.length)]}` }),
+    variables: () => ({
+      q: rng.next() < 0.5 ? `w${rng.int(5000)}` : `${WORDS[rng.int(WORDS.length)]} w${rng.int(5000)}`,
+    }),
   },
   {
     name: "feature page",
@@ -264,7 +219,7 @@ const OPS: Op[] = [
   {
     name: `graph read (${FN} feature nodes)`,
     query: `query($id: ID!) { graph(id: $id) { id prompt tokens nodes { id kind layer position activation influence feature { id label { text } } } edges { source target weight } replacementScore completenessScore } }`,
-    variables: () => ({ id: `${T}-g${rng.int(G)}` }),
+    variables: () => ({ id: `${T}-synthetic-${rng.int(G)}` }),
   },
 ];
 
@@ -331,6 +286,15 @@ async function main() {
   );
   const s = await seed();
   console.log(s.reused ? "seed: reused the atlas from a previous run" : `seed: ${s.seconds.toFixed(0)} s`);
+  inGraphs = (
+    await readTx((tx) =>
+      tx.rows<{ id: string }>(
+        "MATCH (f:Feature {transcoderId: $t}) WHERE f.graphCount > 0 RETURN f.id AS id ORDER BY f.id",
+        { t: T },
+      ),
+    )
+  ).map((r) => r.id);
+  console.log(`features in graphs: ${inGraphs.length.toLocaleString("en-US")}`);
   await closeDriver();
   const { child, url } = await startServer();
   try {

@@ -41,13 +41,14 @@ export const LLM_SCORES = [
 
 export function examplesOf(layer: number, index: number) {
   const top = [0, 1, 2].map((k) => ({
+    id: `${k}:0`,
     tokens: ["The", " war", " lasted", " from", " 17", "11"],
     acts: [
       [1, 0.5 + k],
       [4, 2 + layer + index / 10 - k / 2],
     ] as [number, number][],
+    maxIndex: 4,
     maxActivation: 2 + layer + index / 10 - k / 2,
-    source: `ctx${k}:0`,
   }));
   return {
     top,
@@ -156,7 +157,7 @@ export async function seed(): Promise<void> {
         featureIndex: index,
         density: (layer * N_FEATURES + index + 1) / 1000,
         maxActivation: 2 + layer + index / 10,
-        histogram: JSON.stringify({ edges: [0, 1, 2, 3], counts: [5 + index, 3, 1] }),
+        histogram: JSON.stringify({ binWidth: 1, counts: [5 + index, 3, 1] }),
         topLogits: JSON.stringify(topLogitsOf(layer, index)),
         bottomLogits: JSON.stringify(bottomLogitsOf(layer, index)),
         examples: JSON.stringify(examplesOf(layer, index)),
