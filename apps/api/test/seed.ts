@@ -54,14 +54,22 @@ export function examplesOf(layer: number, index: number) {
     top,
     quantiles: [
       {
+        quantileLow: 0,
+        quantileHigh: 0.5,
         lower: 0,
         upper: 1,
-        examples: [{ tokens: ["a", "b"], acts: [[1, 0.4]] as [number, number][], maxActivation: 0.4 }],
+        examples: [
+          { id: "7:3", tokens: ["a", "b"], acts: [[1, 0.4]] as [number, number][], maxIndex: 1, maxActivation: 0.4 },
+        ],
       },
       {
+        quantileLow: 0.5,
+        quantileHigh: 1,
         lower: 1,
         upper: 2,
-        examples: [{ tokens: ["c", "d"], acts: [[0, 1.5]] as [number, number][], maxActivation: 1.5 }],
+        examples: [
+          { id: "8:0", tokens: ["c", "d"], acts: [[0, 1.5]] as [number, number][], maxIndex: 0, maxActivation: 1.5 },
+        ],
       },
     ],
   };
