@@ -7,7 +7,9 @@ import { registerFused } from "./fused.ts";
 import { cloneKernels, overrides } from "./kernels.ts";
 
 export {
+  axpy,
   batchMatMul,
+  dot,
   gemm,
   hasNativeGemm,
   jsGemm,

@@ -304,7 +304,7 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
     train: { ...cfg, model: opts.source ? cfg.model : resolve(cfg.model) },
   });
 
-  const engine = cfg.engine === "fused" ? new FusedStep(shape, B) : new TfStep(shape, B);
+  const engine = cfg.engine === "fused" ? new FusedStep(shape, B, { path: cfg.fusedPath }) : new TfStep(shape, B);
   const grads = allocParams(shape);
   const pl = paramList(params).map(([, a]) => a);
   const gl = paramList(grads).map(([, a]) => a);
