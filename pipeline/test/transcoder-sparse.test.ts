@@ -71,8 +71,8 @@ function compareSteps(shape: CltShape, B: number, thetaMean: number[], seed: num
     assert.ok(Math.abs(ss[k] - snap[k]) <= 1e-5 * Math.abs(snap[k]), `${k}: ${ss[k]} vs ${snap[k]}`);
   }
   assert.deepEqual(Array.from(ss.active), Array.from(snap.active));
-  ss.fired.forEach((f, l) => assert.deepEqual(Array.from(f), Array.from(snap.fired[l]!)));
-  ss.sse.forEach((v, l) => assert.ok(Math.abs(v - snap.sse[l]!) <= 1e-5 * snap.sse[l]!, `sse[${l}]`));
+  for (const [l, f] of ss.fired.entries()) assert.deepEqual(Array.from(f), Array.from(snap.fired[l]!));
+  for (const [l, v] of ss.sse.entries()) assert.ok(Math.abs(v - snap.sse[l]!) <= 1e-5 * snap.sse[l]!, `sse[${l}]`);
   const named = paramList(gD);
   for (const [k, [name, a]] of paramList(gS).entries()) close(name, a, named[k]![1], 2e-5);
   assert.ok(
@@ -157,7 +157,7 @@ test("several Adam steps: sparse and auto paths track the dense path (losses, pa
     assert.deepEqual(other.fired, dense.fired);
     const want = paramList(dense.p);
     for (const [k, [name, a]] of paramList(other.p).entries()) close(name, a, want[k]![1], 2e-4);
-    other.adam.m.forEach((m, k) => close(`m[${k}]`, m, dense.adam.m[k]!, 2e-4));
+    for (const [k, m] of other.adam.m.entries()) close(`m[${k}]`, m, dense.adam.m[k]!, 2e-4);
   }
 });
 
