@@ -2,12 +2,25 @@
 // parameters after several Adam steps (with changing active sets and a dense early phase), the
 // automatic per-layer switch, and the level-1 BLAS helpers against plain loops.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import * as tf from "@tensorflow/tfjs";
 import { axpy, dot } from "../src/backend/index.ts";
+import { CLT } from "../src/transcoder/clt.ts";
+import { parseTrainConfig } from "../src/transcoder/config.ts";
+import { ReconstructionMetrics } from "../src/transcoder/eval.ts";
 import { FusedStep, type LossCoefs, type StepPath } from "../src/transcoder/fused.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
 import { allocParams, type CltParams, type CltShape, cloneParams, paramList } from "../src/transcoder/params.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import { SyntheticSource } from "../src/transcoder/synthetic.ts";
+import { trainClt } from "../src/transcoder/train.ts";
+
+await tf.setBackend("cpu");
+const root = mkdtempSync(join(tmpdir(), "clt-sparse-"));
+after(() => rmSync(root, { recursive: true, force: true }));
 
 function randn(rng: Rng, n: number, s = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * s);
@@ -197,4 +210,69 @@ test("axpy and dot (BLAS level 1 on subarray views) equal plain loops", () => {
   let s = 0;
   for (let r = 0; r < 200; r++) s += x[r + 3]! * y[r + 90]!;
   assert.ok(Math.abs(dot(200, x.subarray(3), y.subarray(90)) - s) <= 1e-5 * Math.max(1, Math.abs(s)));
+});
+
+test("training with the sparse path reaches the dense path's held-out FVU and L0", async (t) => {
+  const L = 3;
+  const d = 16;
+  const F = 96;
+  const src = () =>
+    new SyntheticSource({ nLayers: L, dModel: d, nTrue: 48, p: 0.03, seed: 7, xScale: 20, yScale: 0.5 });
+  const cfg = (fusedPath: StepPath) =>
+    parseTrainConfig({
+      model: "synthetic",
+      corpus: "synthetic",
+      featuresPerLayer: F,
+      tokens: 128 * 60,
+      batchTokens: 128,
+      bufferTokens: 1024,
+      initTokens: 1024,
+      checkpointEvery: 0,
+      logEvery: 10,
+      lr: 1e-2,
+      lrWarmupSteps: 5,
+      lambda: 0.3,
+      lambdaPre: 1e-3,
+      seed: 3,
+      fusedPath,
+    });
+  // held-out tokens: far past the 7,680 the runs read
+  const n = 2048;
+  const hx = new Float32Array(n * L * d);
+  const hy = new Float32Array(n * L * d);
+  const held = src();
+  await held.restore({ pos: 1_000_000 });
+  assert.equal(await held.read(n, hx, hy), n);
+  const evalRun = (dir: string) => {
+    const clt = CLT.load(dir);
+    const m = new ReconstructionMetrics(L, d, F);
+    tf.tidy(() => {
+      const x = tf.tensor3d(hx, [n, L, d]);
+      const y = tf.tensor3d(hy, [n, L, d]);
+      const acts = Array.from(
+        { length: L },
+        (_, l) => clt.encode(l, x.slice([0, l, 0], [n, 1, d]).reshape([n, d])).acts,
+      );
+      const rec = clt.reconstruct(acts);
+      for (let j = 0; j < L; j++) {
+        const yj = y.slice([0, j, 0], [n, 1, d]).reshape([n, d]);
+        m.add(j, n, yj.dataSync(), rec[j]!.dataSync(), acts[j]!.dataSync());
+      }
+    });
+    return m.result();
+  };
+  const res: Record<string, ReturnType<typeof evalRun>> = {};
+  for (const path of ["dense", "sparse"] as const) {
+    const dir = join(root, `train-${path}`);
+    await trainClt({ config: cfg(path), outDir: dir, source: src() });
+    res[path] = evalRun(dir);
+  }
+  const dn = res.dense!;
+  const sp = res.sparse!;
+  t.diagnostic(
+    `held-out FVU ${sp.fvu.mean.toFixed(4)} (sparse) vs ${dn.fvu.mean.toFixed(4)} (dense); L0 ${sp.l0.total.toFixed(2)} vs ${dn.l0.total.toFixed(2)}`,
+  );
+  assert.ok(dn.fvu.mean < 0.5, `the dense run learned little: FVU ${dn.fvu.mean}`);
+  assert.ok(Math.abs(sp.fvu.mean - dn.fvu.mean) <= 0.05 * dn.fvu.mean + 0.005, `FVU ${sp.fvu.mean} vs ${dn.fvu.mean}`);
+  assert.ok(Math.abs(sp.l0.total - dn.l0.total) <= 0.05 * dn.l0.total + 0.2, `L0 ${sp.l0.total} vs ${dn.l0.total}`);
 });

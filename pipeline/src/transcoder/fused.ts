@@ -75,6 +75,8 @@ export class FusedStep {
   readonly sparseBelow: number;
   /** Per layer: 1 when the last run took the sparse path. */
   readonly sparseLayers: Uint8Array;
+  /** Per layer: candidates (active or within the ε-window) listed by the last run's scan. */
+  readonly candidates: Float64Array;
   // z and dL/dz are needed one layer at a time (the backward reads z only at the candidates, kept
   // in zCand), so one buffer each serves every layer and stays in cache; a is needed per layer, and
   // only by dense layers (allocated on first use, so an all-sparse run never holds L·B·F of it).
@@ -130,6 +132,7 @@ export class FusedStep {
     this.a = Array.from({ length: L }, () => null);
     this.aDirty = new Uint8Array(L);
     this.sparseLayers = new Uint8Array(L);
+    this.candidates = new Float64Array(L);
     // candidate lists grow on demand (a few % of B·F once training is sparse)
     const cap0 = Math.min(B * F, Math.max(1024, Math.ceil((B * F) / 16)));
     this.zCand = per(cap0);
@@ -213,6 +216,7 @@ export class FusedStep {
       }
       const cand = this.cand[l]!;
       const zc = this.zCand[l]!;
+      this.candidates[l] = nc;
       const sparse = this.path === "sparse" || (this.path === "auto" && nc < this.sparseBelow * B * F);
       this.sparseLayers[l] = sparse ? 1 : 0;
       let a = this.a[l] ?? null;
