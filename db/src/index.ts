@@ -4,6 +4,8 @@
 //   const model = await readTx((tx) => tx.one("MATCH (m:Model {id: $id}) RETURN m.id AS id", { id }));
 //
 // Only parameterized Cypher: values always go in `params`, never into the query string.
+
+export * from "./atlas/index.ts";
 export { type DbConfig, DEFAULT_URI, isLoopback, loadConfig, parseUri } from "./config.ts";
 export {
   closeDriver,

@@ -102,12 +102,25 @@ describe("migrations against the real server", () => {
       ),
     );
     const byName = new Map(indexes.map((i) => [String(i.name), i]));
-    const ft = byName.get("featureLabels");
-    assert.ok(ft, "full-text index featureLabels");
-    assert.equal(ft.type, "FULLTEXT");
-    assert.equal(ft.state, "ONLINE");
-    assert.deepEqual([...(ft.labelsOrTypes as string[])].sort(), ["Feature", "Label"]);
-    assert.deepEqual([...(ft.properties as string[])].sort(), ["label", "text"]);
+    assert.equal(byName.get("featureLabels"), undefined, "0002 replaced featureLabels");
+    for (const [name, label, props] of [
+      ["featureSearch", "Feature", ["description", "label"]],
+      ["labelSearch", "Label", ["description", "text"]],
+    ] as const) {
+      const ft = byName.get(name);
+      assert.ok(ft, `full-text index ${name}`);
+      assert.equal(ft.type, "FULLTEXT");
+      assert.equal(ft.state, "ONLINE");
+      assert.deepEqual(ft.labelsOrTypes, [label]);
+      assert.deepEqual([...(ft.properties as string[])].sort(), props);
+    }
+    const analyzer = await readTx((tx) =>
+      tx.one("SHOW FULLTEXT INDEXES YIELD name, options WHERE name = 'featureSearch' RETURN options AS o"),
+    );
+    assert.equal(
+      (analyzer.o as { indexConfig: Record<string, unknown> }).indexConfig["fulltext.analyzer"],
+      "standard-folding",
+    );
     const range = (name: string, props: string[]) => {
       const i = byName.get(name);
       assert.ok(i, name);
@@ -120,7 +133,7 @@ describe("migrations against the real server", () => {
     range("feature_transcoder_layer_index", ["transcoderId", "layer", "featureIndex"]);
   });
 
-  test("the full-text index answers queries over Label.text and Feature.label", async () => {
+  test("the full-text indexes answer queries over Feature.label/description and Label.text, typos included", async () => {
     const word = `zq${RUN.replace(/[^a-z0-9]/gi, "")}`; // a token no other data contains
     await writeTx(async (tx) => {
       await tx.run("CREATE (:Label {id: $id, text: $text, testRun: $run})", {
@@ -128,7 +141,7 @@ describe("migrations against the real server", () => {
         text: `greater than ${word} numbers`,
         run: RUN,
       });
-      await tx.run("CREATE (:Feature {id: $id, label: $label, testRun: $run})", {
+      await tx.run("CREATE (:Feature {id: $id, label: $label, description: 'Détecte les années', testRun: $run})", {
         id: `${RUN}-feature`,
         label: `${word} detector`,
         run: RUN,
@@ -138,17 +151,33 @@ describe("migrations against the real server", () => {
         run: RUN,
       });
     });
-    const hits = await readTx((tx) =>
-      tx.rows(
-        "CALL db.index.fulltext.queryNodes('featureLabels', $q) YIELD node, score RETURN node.id AS id, score ORDER BY id",
-        { q: word },
-      ),
+    const query = (index: string, q: string) =>
+      readTx((tx) =>
+        tx.rows(
+          `CALL db.index.fulltext.queryNodes($index, $q) YIELD node, score
+           WHERE node.testRun = $run RETURN node.id AS id, score ORDER BY id`,
+          { index, q, run: RUN },
+        ),
+      );
+    const features = await query("featureSearch", word);
+    assert.deepEqual(
+      features.map((h) => h.id),
+      [`${RUN}-feature`],
+    );
+    assert.ok(features.every((h) => typeof h.score === "number" && h.score > 0));
+    assert.deepEqual(
+      (await query("labelSearch", word)).map((h) => h.id),
+      [`${RUN}-label`],
+    );
+    // ASCII folding: "annees" finds "années"; a fuzzy term finds a misspelling ("detectr~").
+    assert.deepEqual(
+      (await query("featureSearch", "annees")).map((h) => h.id),
+      [`${RUN}-feature`],
     );
     assert.deepEqual(
-      hits.map((h) => h.id),
-      [`${RUN}-feature`, `${RUN}-label`],
+      (await query("featureSearch", "detectr~")).map((h) => h.id),
+      [`${RUN}-feature`],
     );
-    assert.ok(hits.every((h) => typeof h.score === "number" && h.score > 0));
   });
 
   test("a new migration is applied once, in order, and recorded", async () => {

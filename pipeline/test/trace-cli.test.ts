@@ -104,7 +104,14 @@ test("atlas study greater-than: report, JSON and images on a small run", () => {
   for (const f of ["report.md", "greater-than.json", "original.png", "replacement.png", "original.svg"])
     assert.ok(existsSync(join(out, f)), f);
   const report = readFileSync(join(out, "report.md"), "utf8");
-  assert.match(report, /\*\*This run (reproduces|partially reproduces|does not reproduce) Goodfire's picture\.\*\*/);
+  // Pinned to what the shipped demo model + demo CLT produce on this small run (12 features from 6
+  // graphs): none of Goodfire's feature types yet. Re-pin when the demo assets are retrained.
+  assert.match(report, /\*\*This run does not reproduce Goodfire's picture\.\*\*/);
+  const json = JSON.parse(readFileSync(join(out, "greater-than.json"), "utf8"));
+  assert.deepEqual(
+    [json.verdict.narrowComparators, json.verdict.largeNumberFeatures, json.verdict.parityFeatures],
+    [0, 0, 0],
+  );
   const pd = /\| original \| ([-\d.]+) \|/.exec(report);
   assert.ok(pd && Number(pd[1]) > 0.5, `original PD ${pd?.[1]}`);
 });
