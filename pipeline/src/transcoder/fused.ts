@@ -9,7 +9,7 @@
 //   pre      = (λ_P/B) Σ_t Σ_ℓ Σ_i ReLU(θ_ℓi − z_tℓi)·‖W_dec,ℓi‖
 import { gemm } from "../backend/index.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
-import { candidateDots, decoderGradSparse, decodeSparse, encoderGradSparse, rowViews } from "./sparse.ts";
+import { activeAxpy, candidateDots, encoderGradSparse, rowViews } from "./sparse.ts";
 
 export interface LossCoefs {
   lambda: number;
@@ -245,7 +245,7 @@ export class FusedStep {
       if (this.sparseLayers[l]) {
         const yRows = rowViews(yhat, l * d, Ld, n, B);
         const wRows = rowViews(p.wDec[l]!, 0, n, n, F);
-        decodeSparse(yRows, wRows, this.zCand[l]!, this.theta[l]!, this.cand[l]!, this.rowStart[l]!, B, n);
+        activeAxpy(yRows, wRows, true, this.zCand[l]!, this.theta[l]!, this.cand[l]!, this.rowStart[l]!, B, n);
       } else gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
     }
     // ---- MSE and its gradient in one pass: R = ŷ − y, then dMSE/dŷ = 2R/B kept in yhat,
@@ -342,7 +342,7 @@ export class FusedStep {
         // ∂W_dec = norm terms (d‖w‖/dw = w/‖w‖, dense O(F·n)) + Σ over active (t, i) of a_ti·G_t
         normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n, true);
         const gRows = rowViews(g, l * d, Ld, n, B);
-        decoderGradSparse(gRows, rowViews(grads.wDec[l]!, 0, n, n, F), zc, th, cand, rowStart, B, n);
+        activeAxpy(gRows, rowViews(grads.wDec[l]!, 0, n, n, F), false, zc, th, cand, rowStart, B, n);
       } else {
         // dL/dz rows: −λ_P/B·n everywhere below the window, the candidates' values put back
         const ga = this.ga!;

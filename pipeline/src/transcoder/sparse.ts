@@ -46,10 +46,15 @@ export function rowViews(
   return v;
 }
 
-/** ŷ_t += Σ_{active i} z_ti · W[i] (rows of length n) for every token t. */
-export function decodeSparse(
-  yRows: Float32Array[],
-  wRows: Float32Array[],
+/**
+ * For every active (t, i) (z_ti > θ_i): tokenRows[t] += z_ti·featureRows[i] when `intoTokens` (the
+ * decoder forward, ŷ_t += a_ti·W_dec[i]), else featureRows[i] += z_ti·tokenRows[t] (∂W_dec[i] +=
+ * a_ti·G_t, on top of the decoder-norm part already there). Rows of length n.
+ */
+export function activeAxpy(
+  tokenRows: Float32Array[],
+  featureRows: Float32Array[],
+  intoTokens: boolean,
   zc: Float32Array,
   th: Float32Array,
   cand: Int32Array,
@@ -58,12 +63,14 @@ export function decodeSparse(
   n: number,
 ): void {
   for (let t = 0; t < B; t++) {
-    const yt = yRows[t]!;
+    const rt = tokenRows[t]!;
     const e = rowStart[t + 1]!;
     for (let q = rowStart[t]!; q < e; q++) {
       const i = cand[q]!;
       const zi = zc[q]!;
-      if (zi > th[i]!) axpy(n, zi, wRows[i]!, yt);
+      if (!(zi > th[i]!)) continue;
+      if (intoTokens) axpy(n, zi, featureRows[i]!, rt);
+      else axpy(n, zi, rt, featureRows[i]!);
     }
   }
 }
@@ -92,28 +99,6 @@ export function candidateDots(
       const zi = zc[q]!;
       const ti = th[i]!;
       gaC[q] = zi > ti || ti - zi < half ? dot(n, gt, wRows[i]!) : 0;
-    }
-  }
-}
-
-/** gW[i] += Σ_{t: i active} z_ti · G_t (on top of the decoder-norm part already in gW). */
-export function decoderGradSparse(
-  gRows: Float32Array[],
-  gwRows: Float32Array[],
-  zc: Float32Array,
-  th: Float32Array,
-  cand: Int32Array,
-  rowStart: Int32Array,
-  B: number,
-  n: number,
-): void {
-  for (let t = 0; t < B; t++) {
-    const gt = gRows[t]!;
-    const e = rowStart[t + 1]!;
-    for (let q = rowStart[t]!; q < e; q++) {
-      const i = cand[q]!;
-      const zi = zc[q]!;
-      if (zi > th[i]!) axpy(n, zi, gt, gwRows[i]!);
     }
   }
 }
