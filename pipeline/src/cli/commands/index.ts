@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { register as clt } from "./clt.ts";
 import { register as corpus } from "./corpus.ts";
+import { register as ingest } from "./ingest.ts";
 import { register as intervene } from "./intervene.ts";
 import { register as lm } from "./lm.ts";
 import { register as registerLogits } from "./logits.ts";
@@ -10,7 +11,7 @@ import { register as study } from "./study.ts";
 import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [clt, corpus, lm, model, registerLogits, trace, intervene, study];
+const groups: Register[] = [clt, corpus, lm, model, registerLogits, trace, intervene, study, ingest];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
