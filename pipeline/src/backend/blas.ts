@@ -28,12 +28,18 @@ export const TRANS = 112;
 type Saxpy = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
 type Sdot = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => number;
 
+/** Why nblas did not load (first line of the error), or null when it did. */
+export let nblasLoadError: string | null = null;
+
 const nblas = (() => {
   try {
-    return createRequire(import.meta.url)("nblas") as { sgemm?: Sgemm; saxpy?: Saxpy; sdot?: Sdot };
-  } catch {
-    return null;
+    const mod = createRequire(import.meta.url)("nblas") as { sgemm?: Sgemm; saxpy?: Saxpy; sdot?: Sdot };
+    if (typeof mod.sgemm !== "function") nblasLoadError = "nblas has no sgemm";
+    return mod;
+  } catch (err) {
+    nblasLoadError = String((err as Error).message ?? err).split("\n")[0] ?? "nblas did not load";
   }
+  return null;
 })();
 
 /** nblas.sgemm, or null when the optional native dependency is not installed. */
