@@ -107,7 +107,7 @@ describe("atlas write layer against the real server", () => {
         featureIndex: 5,
         density: 0.01,
         maxActivation: 7.5,
-        histogram: JSON.stringify({ edges: [0, 1, 2], counts: [3, 4] }),
+        histogram: JSON.stringify({ binWidth: 0.5, counts: [3, 4] }),
       },
     ]);
     const r = await readTx((tx) =>
@@ -119,7 +119,7 @@ describe("atlas write layer against the real server", () => {
     assert.equal(r.d, 0.01);
     assert.equal(r.m, 7.5);
     assert.match(String(r.t), /^INTEGER/);
-    assert.deepEqual(JSON.parse(String(r.h)), { edges: [0, 1, 2], counts: [3, 4] });
+    assert.deepEqual(JSON.parse(String(r.h)), { binWidth: 0.5, counts: [3, 4] });
     await assert.rejects(
       upsertFeatures([{ transcoderId: S.transcoderId, layer: 1.5, featureIndex: 0 }]),
       (e: unknown) => e instanceof DbError && /feature 0: layer/.test(e.message),

@@ -6,12 +6,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import * as tf from "@tensorflow/tfjs";
-import { type GPT2Config, parameterShapes, saveModel } from "../src/model/index.ts";
+import { saveModel } from "../src/model/index.ts";
 import { readSafetensors } from "../src/safetensors/index.ts";
-import { BOS_ID, encode } from "../src/tokenizer/index.ts";
 import { readRunConfig } from "../src/transcoder/io.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import { corpusModelWeights } from "./helpers/random-gpt2.ts";
 
 const root = mkdtempSync(join(tmpdir(), "clt-cli-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -28,26 +27,11 @@ const text = Array.from(
 ).join("\n\n");
 const corpus = join(root, "c.txt");
 writeFileSync(corpus, text);
-const vocab = Int32Array.from(new Set([BOS_ID, ...encode(text)]));
-const config: GPT2Config = {
-  nLayers: 2,
-  nHeads: 2,
-  dModel: 16,
-  dHead: 8,
-  dMlp: 32,
-  nCtx: 16,
-  vocabSize: vocab.length,
-  lnEps: 1e-5,
-};
 const rng = new Rng(5);
-const weights: Record<string, tf.Tensor> = {};
-for (const [name, shape] of parameterShapes(config)) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = /ln_\d\.weight|ln_f\.weight/.test(name)
-    ? new Float32Array(n).fill(1)
-    : Float32Array.from({ length: n }, () => rng.normal() * 0.2);
-  weights[name] = tf.tensor(v, shape);
-}
+const { config, weights, vocab } = corpusModelWeights(text, { nLayers: 2, dModel: 16, nCtx: 16 }, () => rng.normal(), {
+  scale: 0.2,
+  gainNoise: 0,
+});
 const modelDir = join(root, "model");
 saveModel(modelDir, config, weights, vocab);
 

@@ -50,24 +50,35 @@ export function studyId(transcoderId: string, kind: string): string {
 
 // ── Decoded JSON values ─────────────────────────────────────────────────────────────────────────
 
-/** Activation histogram over the nonzero activations: `counts[i]` in [edges[i], edges[i+1]). */
-export const Histogram = z.object({ edges: z.array(finite), counts: z.array(int.nonnegative()) });
+/** Linear histogram of the nonzero activations: bin i counts values in [i·binWidth, (i+1)·binWidth). */
+export const Histogram = z.object({ binWidth: finite.nonnegative(), counts: z.array(int.nonnegative()) });
 /** A token in the logit lens of a feature's decoder (top / bottom logits). */
 export const LogitEntry = z.object({ tokenId: int, token: z.string(), value: finite });
 /**
- * One context window around an activation: tokens, the activation at each token (compactly, only
- * the nonzero ones as [position, value] pairs), and where it came from.
+ * One token window around an activation (pipeline FeatureExample, compacted): the tokens, and the
+ * feature's activation only where it is nonzero, as [index into tokens, value] pairs.
  */
 export const ActivationExample = z.object({
+  /** "{contextIndex}:{start}" of the statistics run. */
+  id: z.string(),
   tokens: z.array(z.string()),
   acts: z.array(z.tuple([int.nonnegative(), finite])),
+  /** Index of the peak token (−1: non-activating example). */
+  maxIndex: int.min(-1),
   maxActivation: finite,
-  source: z.string().optional(),
 });
 /** Top examples plus examples sampled per activation quantile (Anthropic-style dashboards). */
 export const FeatureExamples = z.object({
   top: z.array(ActivationExample),
-  quantiles: z.array(z.object({ lower: finite, upper: finite, examples: z.array(ActivationExample) })).default([]),
+  quantiles: z.array(
+    z.object({
+      quantileLow: finite,
+      quantileHigh: finite,
+      lower: finite,
+      upper: finite,
+      examples: z.array(ActivationExample),
+    }),
+  ),
 });
 export const TargetLogit = z.object({ tokenId: int, token: z.string(), probability: finite });
 
@@ -127,8 +138,14 @@ export const FeatureRow = z.object({
   featureId: z.string(),
   /** Fraction of tokens on which the feature is active. */
   density: finite.optional(),
+  /** Activating tokens / contexts in the statistics pass. */
+  activeTokens: int.nonnegative().optional(),
+  activeContexts: int.nonnegative().optional(),
   maxActivation: finite.optional(),
+  /** Min / mean / std of the nonzero activations. */
+  minActivation: finite.optional(),
   meanActivation: finite.optional(),
+  stdActivation: finite.optional(),
   histogram: json.optional(), // Histogram
   topLogits: json.optional(), // LogitEntry[]
   bottomLogits: json.optional(), // LogitEntry[]
@@ -153,15 +170,22 @@ export const LabelRow = z.object({
   featureId: z.string(),
   text: z.string().min(1),
   description: z.string().optional(),
-  /** Who wrote it: "autointerp", "human", "study", … */
+  /** Who wrote it: "llm", "heuristic", "human", "imported" (pipeline LabelRecord.source). */
   source: z.string(),
-  /** The explainer model (autointerp) or author. */
+  /** The explainer model (LLM labels) or author. */
   explainer: z.string().optional(),
+  /** Prompt version or heuristic rule. */
   method: z.string().optional(),
-  /** The headline score (e.g. detection/fuzzing balanced accuracy), if scored. */
+  /** The explainer's own confidence in [0, 1]. */
+  confidence: finite.optional(),
+  /** The headline score: mean balanced accuracy of the scorers that ran (detection, fuzzing). */
   score: finite.optional(),
-  /** JSON: every score by name. */
+  /** JSON: the scorer results (pipeline LabelScore[]). */
   scores: json.optional(),
+  /** JSON: the label's provenance (pipeline LabelProvenance). */
+  provenance: json.optional(),
+  /** Id of the label this one relabels. */
+  supersedes: z.string().optional(),
   createdAt: z.string(),
   /** Exactly one label per feature is current (the one denormalized on the Feature). */
   current: z.boolean(),

@@ -33,7 +33,7 @@ type Row = Record<string, unknown>;
 const INT_KEYS: Record<string, readonly string[]> = {
   Model: ["nLayers", "dModel", "nHeads", "dMlp", "nCtx", "vocabSize"],
   Transcoder: ["nLayers", "dModel", "nFeatures"],
-  Feature: ["layer", "featureIndex", "graphCount", "ablationCount"],
+  Feature: ["layer", "featureIndex", "graphCount", "ablationCount", "activeTokens", "activeContexts"],
   Label: [],
   Graph: ["inputTokens", "maxFeatureNodes", "nNodes", "nEdges"],
   GraphNode: ["layer", "position", "featureIndex", "tokenId"],

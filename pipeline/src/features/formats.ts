@@ -314,7 +314,12 @@ export function readFeatureManifest(runDir: string): FeatureStatsManifest {
   return r.data;
 }
 
-async function* jsonLines<T>(path: string, schema: z.ZodType<T>, gzip: boolean): AsyncGenerator<T> {
+/** Validated JSON lines of a (gzip) JSONL file; a bad line throws one sentence naming the file and line. */
+export async function* readJsonLines<T>(
+  path: string,
+  schema: z.ZodType<T>,
+  gzip = path.endsWith(".gz"),
+): AsyncGenerator<T> {
   const input = createReadStream(path);
   const lines = createInterface({ input: gzip ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
   let n = 0;
@@ -339,7 +344,7 @@ export async function* readFeatureStats(runDir: string, layer?: number): AsyncGe
   if (!m.complete) throw new Error(`${join(runDir, FEATURES_DIR)}: the statistics run is not finished (resume it)`);
   for (const entry of m.layers) {
     if (layer !== undefined && entry.layer !== layer) continue;
-    yield* jsonLines(join(runDir, FEATURES_DIR, entry.file), FeatureStatsSchema, true);
+    yield* readJsonLines(join(runDir, FEATURES_DIR, entry.file), FeatureStatsSchema, true);
   }
 }
 
@@ -347,7 +352,7 @@ export async function* readFeatureStats(runDir: string, layer?: number): AsyncGe
 export async function* readLabels(runDir: string): AsyncGenerator<LabelRecord> {
   const path = join(runDir, LABELS_DIR, LABELS_FILE);
   if (!existsSync(path)) return;
-  yield* jsonLines(path, LabelRecordSchema, false);
+  yield* readJsonLines(path, LabelRecordSchema, false);
 }
 
 /**

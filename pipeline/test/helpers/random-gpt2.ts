@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import type { GPT2Config } from "../../src/model/gpt2.ts";
 import { parameterShapes } from "../../src/model/gpt2.ts";
 import { toHfConfig } from "../../src/model/load.ts";
@@ -15,6 +16,7 @@ import {
   writeSafetensors,
 } from "../../src/safetensors/index.ts";
 import { mulberry32 } from "../../src/study/rng.ts";
+import { BOS_ID, encode } from "../../src/tokenizer/index.ts";
 
 export interface RawTensor {
   shape: number[];
@@ -341,4 +343,37 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e
 export function randomIds(batch: number, pos: number, vocab: number, seed = 7): number[][] {
   const r = rng(seed);
   return Array.from({ length: batch }, () => Array.from({ length: pos }, () => Math.floor(r.uniform() * vocab)));
+}
+
+/**
+ * A tiny random GPT-2 whose compact vocabulary is exactly BOS + the GPT-2 tokens of `text` (so
+ * logits stay small): the config and tf weights (LayerNorm gains 1 + gainNoise·N(0,1), all other
+ * parameters scale·N(0,1), drawn from `normal` in parameter order).
+ */
+export function corpusModelWeights(
+  text: string,
+  shape: { nLayers: number; dModel: number; nCtx: number },
+  normal: () => number,
+  o: { scale: number; gainNoise: number },
+): { config: GPT2Config; weights: Record<string, tf.Tensor>; vocab: Int32Array } {
+  const vocab = Int32Array.from(new Set([BOS_ID, ...encode(text)]));
+  const config: GPT2Config = {
+    nHeads: 2,
+    dHead: shape.dModel / 2,
+    dMlp: 2 * shape.dModel,
+    vocabSize: vocab.length,
+    lnEps: 1e-5,
+    ...shape,
+  };
+  const weights: Record<string, tf.Tensor> = {};
+  for (const [name, s] of parameterShapes(config)) {
+    const n = s.reduce((a, b) => a * b, 1);
+    const v = /ln_\d\.weight|ln_f\.weight/.test(name)
+      ? o.gainNoise === 0
+        ? new Float32Array(n).fill(1)
+        : Float32Array.from({ length: n }, () => 1 + o.gainNoise * normal())
+      : Float32Array.from({ length: n }, () => normal() * o.scale);
+    weights[name] = tf.tensor(v, s);
+  }
+  return { config, weights, vocab };
 }

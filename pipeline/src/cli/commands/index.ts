@@ -2,7 +2,10 @@
 import type { Command } from "commander";
 import { register as clt } from "./clt.ts";
 import { register as corpus } from "./corpus.ts";
+import { register as features } from "./features.ts";
+import { register as ingest } from "./ingest.ts";
 import { register as intervene } from "./intervene.ts";
+import { register as label } from "./label.ts";
 import { register as lm } from "./lm.ts";
 import { register as registerLogits } from "./logits.ts";
 import { register as model } from "./model.ts";
@@ -10,7 +13,7 @@ import { register as study } from "./study.ts";
 import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [clt, corpus, lm, model, registerLogits, trace, intervene, study];
+const groups: Register[] = [clt, corpus, lm, model, registerLogits, trace, intervene, study, features, label, ingest];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
