@@ -13,6 +13,7 @@ import {
   ensureTranscoderFeatures,
   getConfig,
   int,
+  newGraphWriteTimings,
   readTx,
   upsertFeatures,
   upsertModels,
@@ -30,7 +31,7 @@ const { values: a } = parseArgs({
     graphs: { type: "string" },
     "edges-per-graph": { type: "string", default: "10000" },
     "feature-nodes": { type: "string", default: "600" },
-    concurrency: { type: "string", default: "2" },
+    concurrency: { type: "string", default: "1" },
     "feature-batch": { type: "string", default: "2000" },
     "skip-stats": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -167,13 +168,14 @@ async function main(): Promise<void> {
   let edges = 0;
   let next = 0;
   let genSec = 0;
+  const timings = newGraphWriteTimings();
   const worker = async () => {
     while (next < G) {
       const k = next++;
       const tg = performance.now();
       const input = graphInputFromJson(syntheticGraph(o, k), { extras: { contentHash: `bench-${k}` } }).input;
       genSec += secs(tg);
-      const r = await writeGraph(input);
+      const r = await writeGraph(input, { timings });
       edges += r.edges;
       if ((k + 1) % Math.max(1, Math.round(G / 20)) === 0) {
         process.stderr.write(`  graphs: ${k + 1}/${G}, ${fmt(edges / secs(t0))} edges/s\n`);
@@ -194,6 +196,11 @@ async function main(): Promise<void> {
     `graphs: ${fmt(G)} graphs, ${fmt(counts.nodes)} graph nodes, ${fmt(edges)} edges in ${gSec.toFixed(1)} s = ` +
       `${fmt(edges / gSec)} edges/s (synthetic generation in the loop: ${genSec.toFixed(1)} s); ` +
       `${fmt(counts.influences)} INFLUENCES aggregates`,
+  );
+  console.log(
+    `graph write phases (s): ${Object.entries(timings)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`)
+      .join(", ")}`,
   );
   const total = secs(tAll);
   console.log(`total ingest: ${total.toFixed(1)} s (${(total / 60).toFixed(2)} min)`);

@@ -425,6 +425,26 @@ describe("atlas ingest against the real Neo4j", () => {
     assert.deepEqual(await search("four digit years"), [], "the heuristic label of 1_7 is history, not current");
   });
 
+  test("labels export back to JSONL, one stored label per line", async () => {
+    const out = join(root, "labels-backup.jsonl");
+    const r = atlas(["export-labels", "--out", out, "--transcoder", T]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    const current = lines
+      .filter((l) => l.current)
+      .map((l) => l.text)
+      .sort();
+    assert.deepEqual(current, ["century of a date range", "opening parenthesis"]);
+    const llm = lines.find((l) => l.text === "century of a date range");
+    assert.equal(llm.featureId, `${T}/1_7`);
+    assert.equal(llm.score, 0.8);
+    assert.equal(JSON.parse(llm.provenance).explainer.model, "explainer");
+  });
+
   test("deleting a graph keeps the aggregates consistent", async () => {
     const before = await counts(T);
     assert.equal(await deleteGraph(`${TAG}-deal`), true);

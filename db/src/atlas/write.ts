@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import type { Integer } from "neo4j-driver";
 import type { z } from "zod";
-import { type Tx, writeTx } from "../driver.ts";
+import { readTx, type Tx, writeTx } from "../driver.ts";
 import { DbError, NotFoundError } from "../errors.ts";
 import { int } from "../values.ts";
 import {
@@ -334,7 +334,26 @@ export function encodeGraph(input: GraphInput, ingestedAt = new Date().toISOStri
  * Writes one graph in one transaction. The transcoder must exist; Features referenced by feature
  * nodes are created as stubs when missing (their statistics arrive with the feature files).
  */
-export async function writeGraph(input: GraphInput): Promise<GraphWriteResult> {
+/** Milliseconds spent per phase of graph writes (accumulated; for benchmarks). */
+export type GraphWriteTimings = Record<"nodesAndEdges" | "featureLinks" | "influences" | "ablation" | "delete", number>;
+
+export function newGraphWriteTimings(): GraphWriteTimings {
+  return { nodesAndEdges: 0, featureLinks: 0, influences: 0, ablation: 0, delete: 0 };
+}
+
+async function timed<T>(t: GraphWriteTimings | undefined, k: keyof GraphWriteTimings, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await f();
+  } finally {
+    if (t) t[k] += performance.now() - t0;
+  }
+}
+
+export async function writeGraph(
+  input: GraphInput,
+  opts: { timings?: GraphWriteTimings } = {},
+): Promise<GraphWriteResult> {
   const enc = encodeGraph(input);
   const gid = input.graph.id;
   return writeTx(async (tx) => {
@@ -344,12 +363,12 @@ export async function writeGraph(input: GraphInput): Promise<GraphWriteResult> {
     if (prev && prev.hash === input.graph.contentHash) {
       return { graphId: gid, status: "unchanged", nodes: enc.nodes.length, edges: enc.w.length, pairs: 0 } as const;
     }
-    if (prev) await deleteGraphIn(tx, gid);
+    if (prev) await timed(opts.timings, "delete", () => deleteGraphIn(tx, gid));
     const t = await tx.maybeOne("MATCH (t:Transcoder {id: $id}) RETURN t.id AS id", {
       id: input.graph.transcoderId,
     });
     if (!t) throw new NotFoundError(`graph ${gid}: transcoder ${input.graph.transcoderId} is not in the atlas`);
-    await createGraphIn(tx, enc);
+    await createGraphIn(tx, enc, opts.timings);
     return {
       graphId: gid,
       status: prev ? "replaced" : "created",
@@ -360,10 +379,11 @@ export async function writeGraph(input: GraphInput): Promise<GraphWriteResult> {
   });
 }
 
-async function createGraphIn(tx: Tx, enc: ReturnType<typeof encodeGraph>): Promise<void> {
+async function createGraphIn(tx: Tx, enc: ReturnType<typeof encodeGraph>, t?: GraphWriteTimings): Promise<void> {
   const gid = enc.graph.id as string;
-  await tx.run(
-    `MATCH (t:Transcoder {id: $graph.transcoderId})
+  await timed(t, "nodesAndEdges", () =>
+    tx.run(
+      `MATCH (t:Transcoder {id: $graph.transcoderId})
      CREATE (g:Graph) SET g = $graph
      CREATE (g)-[:USES]->(t)
      WITH g
@@ -374,11 +394,13 @@ async function createGraphIn(tx: Tx, enc: ReturnType<typeof encodeGraph>): Promi
      UNWIND range(0, size($w) - 1) AS i
      WITH ns[toInteger($src[i])] AS a, ns[toInteger($dst[i])] AS b, $w[i] AS w
      CREATE (a)-[:ATTRIBUTES {weight: w}]->(b)`,
-    { graph: enc.graph, nodes: enc.nodes, src: enc.src, dst: enc.dst, w: enc.w },
+      { graph: enc.graph, nodes: enc.nodes, src: enc.src, dst: enc.dst, w: enc.w },
+    ),
   );
   // Feature links and per-feature counts (a feature at several positions counts once per graph).
-  await tx.run(
-    `MATCH (n:GraphNode {graphId: $gid}) WHERE n.kind = 'feature'
+  await timed(t, "featureLinks", () =>
+    tx.run(
+      `MATCH (n:GraphNode {graphId: $gid}) WHERE n.kind = 'feature'
      WITH n ORDER BY n.featureId
      MERGE (f:Feature {id: n.featureId})
        ON CREATE SET f.transcoderId = $transcoderId, f.layer = n.layer, f.featureIndex = n.featureIndex,
@@ -386,20 +408,23 @@ async function createGraphIn(tx: Tx, enc: ReturnType<typeof encodeGraph>): Promi
      CREATE (n)-[:OF]->(f)
      WITH DISTINCT f
      SET f.graphCount = coalesce(f.graphCount, 0) + 1`,
-    { gid, transcoderId: enc.graph.transcoderId },
+      { gid, transcoderId: enc.graph.transcoderId },
+    ),
   );
   if (enc.pairs.length > 0) {
-    await tx.run(
-      `UNWIND $pairs AS p
+    await timed(t, "influences", () =>
+      tx.run(
+        `UNWIND $pairs AS p
        MATCH (a:Feature {id: p.a}) MATCH (b:Feature {id: p.b})
        MERGE (a)-[r:INFLUENCES]->(b)
          ON CREATE SET r.weightSum = p.s, r.weightAbsSum = p.sa, r.count = p.c, r.graphs = 1
          ON MATCH SET r.weightSum = r.weightSum + p.s, r.weightAbsSum = r.weightAbsSum + p.sa,
                       r.count = r.count + p.c, r.graphs = r.graphs + 1`,
-      { pairs: enc.pairs },
+        { pairs: enc.pairs },
+      ),
     );
   }
-  await refreshAblationSummaries(tx, gid);
+  await timed(t, "ablation", () => refreshAblationSummaries(tx, gid));
 }
 
 /** Recomputes the ablation summary of every feature that has a validated node in graph `gid`. */
@@ -544,4 +569,18 @@ export async function writeVirtualWeights(
     opts.onBatch?.(Math.min(i + size, rows.length), rows.length);
   }
   return rows.length;
+}
+
+// ── Export ──────────────────────────────────────────────────────────────────────────────────────
+
+/** Every Label (optionally of one transcoder) as stored, ordered by feature and time: for JSONL backups. */
+export async function exportLabels(transcoderId?: string): Promise<LabelRow[]> {
+  return readTx((tx) =>
+    tx.rows(
+      `MATCH (l:Label)-[:DESCRIBES]->(f:Feature)
+       WHERE $t IS NULL OR f.transcoderId = $t
+       RETURN l {.*} AS l ORDER BY l.featureId, l.createdAt, l.id`,
+      { t: transcoderId ?? null },
+    ),
+  ).then((rows) => rows.map((r) => LabelRow.parse(r.l)));
 }

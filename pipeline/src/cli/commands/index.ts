@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { register as clt } from "./clt.ts";
 import { register as corpus } from "./corpus.ts";
+import { register as exportLabels } from "./export-labels.ts";
 import { register as features } from "./features.ts";
 import { register as ingest } from "./ingest.ts";
 import { register as intervene } from "./intervene.ts";
@@ -13,7 +14,20 @@ import { register as study } from "./study.ts";
 import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
-const groups: Register[] = [clt, corpus, lm, model, registerLogits, trace, intervene, study, features, label, ingest];
+const groups: Register[] = [
+  clt,
+  corpus,
+  lm,
+  model,
+  registerLogits,
+  trace,
+  intervene,
+  study,
+  features,
+  label,
+  ingest,
+  exportLabels,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
