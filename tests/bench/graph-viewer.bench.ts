@@ -4,15 +4,20 @@
 // 300 nodes; the floor is the same measurement on a page whose hover only sets one React state.
 // Prints latencies and their ratio to the floor (speed is reported here, never asserted in tests).
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { launchBrowser } from "../src/browser.ts";
 import { repoRoot } from "../src/stack.ts";
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
-const query = new URLSearchParams({ nodes: args.nodes ?? "1000", edges: args.edges ?? "10000", positions: "24", layers: "12" });
+const query = new URLSearchParams({
+  nodes: args.nodes ?? "1000",
+  edges: args.edges ?? "10000",
+  positions: "24",
+  layers: "12",
+});
 
 // The React the web app itself resolves (the workspace root may hoist another major for other packages).
 const webRequire = createRequire(join(repoRoot, "apps", "web", "package.json"));
@@ -78,4 +83,6 @@ console.log(`graph viewer, ${query.get("nodes")} nodes / ${viewer.edges} edges (
 console.log(`  first render ${r(viewer.rendered)} ms (floor page ${r(floor.rendered)} ms)`);
 console.log(`  hover → next frame: p50 ${r(viewer.p50)} ms, p95 ${r(viewer.p95)} ms`);
 console.log(`  floor (one React state update): p50 ${r(floor.p50)} ms, p95 ${r(floor.p95)} ms`);
-console.log(`  ratio to floor: p50 ${(viewer.p50 / floor.p50).toFixed(2)}×, p95 ${(viewer.p95 / floor.p95).toFixed(2)}×`);
+console.log(
+  `  ratio to floor: p50 ${(viewer.p50 / floor.p50).toFixed(2)}×, p95 ${(viewer.p95 / floor.p95).toFixed(2)}×`,
+);

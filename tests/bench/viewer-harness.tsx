@@ -4,8 +4,8 @@
 import { type ReactNode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { GraphCanvas } from "../../apps/web/src/components/graph-viewer/GraphCanvas.tsx";
-import { indexGraph, type ViewEdge, type ViewNode } from "../../apps/web/src/lib/graph-model.ts";
 import { layoutGraph } from "../../apps/web/src/lib/graph-layout.ts";
+import { indexGraph, type ViewEdge, type ViewNode } from "../../apps/web/src/lib/graph-model.ts";
 import { mulberry32 } from "../../pipeline/src/study/rng.ts";
 
 export interface BenchParams {
@@ -27,7 +27,16 @@ function synthetic(p: BenchParams) {
     const id = `${layer}_${idx}_${pos}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    nodes.push({ id, kind: "feature", layer, position: pos, activation: rand() * 5, influence: rand(), featureId: `${layer}_${idx}`, label: `feature ${layer}_${idx}` });
+    nodes.push({
+      id,
+      kind: "feature",
+      layer,
+      position: pos,
+      activation: rand() * 5,
+      influence: rand(),
+      featureId: `${layer}_${idx}`,
+      label: `feature ${layer}_${idx}`,
+    });
   }
   // Attribution flows up the layers and never backwards in position: draw pairs until the quota is met.
   const edges: ViewEdge[] = [];
@@ -67,7 +76,12 @@ function Viewer({ p }: { p: BenchParams }) {
 function Floor({ n }: { n: number }) {
   const [hovered, setHovered] = useState<string | null>(null);
   const items: ReactNode[] = [];
-  for (let i = 0; i < n; i++) items.push(<span key={i} data-node-id={`f${i}`} className="graph-node" onPointerOver={() => setHovered(`f${i}`)}>· </span>);
+  for (let i = 0; i < n; i++)
+    items.push(
+      <span key={i} data-node-id={`f${i}`} className="graph-node" onPointerOver={() => setHovered(`f${i}`)}>
+        ·{" "}
+      </span>,
+    );
   return (
     <div>
       <p>{hovered}</p>
@@ -88,8 +102,12 @@ const t0 = performance.now();
 /** Marks the first frame after the first commit: the initial render cost as a user sees it. */
 function Timed({ children }: { children: ReactNode }) {
   useEffect(() => {
-    requestAnimationFrame(() => setTimeout(() => ((window as unknown as { __rendered: number }).__rendered = performance.now() - t0), 0));
+    requestAnimationFrame(() =>
+      setTimeout(() => ((window as unknown as { __rendered: number }).__rendered = performance.now() - t0), 0),
+    );
   }, []);
   return children;
 }
-createRoot(document.getElementById("root")!).render(<Timed>{q.get("floor") ? <Floor n={p.nodes} /> : <Viewer p={p} />}</Timed>);
+createRoot(document.getElementById("root")!).render(
+  <Timed>{q.get("floor") ? <Floor n={p.nodes} /> : <Viewer p={p} />}</Timed>,
+);
