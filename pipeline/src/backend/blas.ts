@@ -24,14 +24,19 @@ export type Sgemm = (
 export const NO_TRANS = 111;
 export const TRANS = 112;
 
+/** Why nblas did not load (first line of the error), or null when it did. */
+export let nblasLoadError: string | null = null;
+
 /** nblas.sgemm, or null when the optional native dependency is not installed. */
 export const nativeSgemm: Sgemm | null = (() => {
   try {
     const mod = createRequire(import.meta.url)("nblas") as { sgemm?: Sgemm };
-    return typeof mod.sgemm === "function" ? mod.sgemm : null;
-  } catch {
-    return null;
+    if (typeof mod.sgemm === "function") return mod.sgemm;
+    nblasLoadError = "nblas has no sgemm";
+  } catch (err) {
+    nblasLoadError = String((err as Error).message ?? err).split("\n")[0] ?? "nblas did not load";
   }
+  return null;
 })();
 
 /** True when the BLAS binding is available (benches and the backend choice report it). */

@@ -8,6 +8,7 @@ import { openCorpus } from "../../data/index.ts";
 import { loadModel } from "../../model/index.ts";
 import {
   CLT,
+  checkpointTrainConfig,
   type EvalResult,
   evalClt,
   exportCircuitTracer,
@@ -103,7 +104,8 @@ export function register(program: Command): void {
       let base: Record<string, unknown> = {};
       const runCfg = join(o.out, "config.json");
       if (o.resume && existsSync(runCfg)) {
-        const train = readRunConfig(o.out).train;
+        // config.json names model and corpus by id; the checkpoint keeps the paths the run used.
+        const train = checkpointTrainConfig(o.out) ?? readRunConfig(o.out).train;
         if (train) base = { ...train };
       }
       if (o.config) base = { ...base, ...readConfigFile(o.config) };
@@ -222,11 +224,11 @@ export function register(program: Command): void {
     .argument("<dir>", "circuit-tracer CLT dir (config.yaml, W_enc_i/W_dec_i.safetensors)")
     .requiredOption("--out <dir>", "run dir to write")
     .option("--model <dir>", "model dir to record in the run config")
-    .action((dir: string, raw: unknown) => {
+    .action(async (dir: string, raw: unknown) => {
       const o = parseOptions(z.object({ out: z.string(), model: z.string().optional() }), raw, "clt import");
       if (existsSync(join(o.out, "clt.safetensors"))) throw new Error(`${o.out} already holds a CLT`);
       const { weights, modelName } = importCircuitTracer(dir);
-      writeRunDir(o.out, weights, { model: o.model ?? null, modelName });
+      await writeRunDir(o.out, weights, { model: o.model ?? null, modelName });
       process.stdout.write(`${o.out}\n`);
     });
 }
