@@ -43,6 +43,7 @@ export { type CltParams, type CltShape, type CltWeights, foldParams, type Normal
 export { SyntheticSource } from "./synthetic.ts";
 export {
   CHECKPOINT_DIR,
+  checkpointTrainConfig,
   METRICS_FILE,
   type MetricsLine,
   type TrainCltOptions,
