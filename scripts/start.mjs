@@ -6,7 +6,8 @@
 //    feature. Outputs go to runs/demo/ (override with ATLAS_OUT).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ensureInstalled, repoRoot, run } from "./lib.mjs";
+import { repoRoot, run } from "./lib.mjs";
+import { setup } from "./setup.mjs";
 
 process.env.TURBO_TELEMETRY_DISABLED = "1";
 process.env.NEXT_TELEMETRY_DISABLED = "1";
@@ -16,7 +17,7 @@ const clt = process.env.ATLAS_CLT ?? join(repoRoot, "pipeline", "assets", "demo-
 const prompt = process.env.ATLAS_PROMPT ?? "The war lasted from the year 1711 to 17";
 const atlas = (args) => run(process.execPath, [join(repoRoot, "pipeline", "bin", "atlas.mjs"), ...args]);
 
-ensureInstalled();
+if (!setup().ok) process.exit(1);
 run("npm", ["run", "--silent", "db:up"]);
 
 if (!existsSync(join(clt, "config.json"))) {

@@ -4,11 +4,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ensureInstalled, repoRoot, run } from "./lib.mjs";
+import { repoRoot, run } from "./lib.mjs";
+import { setup } from "./setup.mjs";
 
 process.env.TURBO_TELEMETRY_DISABLED = "1";
 process.env.NEXT_TELEMETRY_DISABLED = "1";
-ensureInstalled();
+if (!setup().ok) process.exit(1);
 
 const passthrough = process.argv.slice(2);
 run("npx", ["biome", "check", "."]);

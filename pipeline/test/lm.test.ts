@@ -6,11 +6,13 @@ import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend/index.ts";
 import { HELDOUT_NOUNS, TRAIN_NOUNS, WAR_PROMPT } from "../src/data/demo-corpus.ts";
+import { Rng } from "../src/data/rng.ts";
 import {
   AdamW,
   CompactVocab,
   clipGradients,
   crossEntropy,
+  demoCompactVocab,
   greaterThanDataset,
   greaterThanEval,
   learningRate,
@@ -22,9 +24,10 @@ import {
   warPromptEval,
 } from "../src/lm/index.ts";
 import { fmtTime } from "../src/lm/progress.ts";
+import { maskWordsWithUnk } from "../src/lm/unk.ts";
 import { loadModel } from "../src/model/load.ts";
 import { readSafetensors } from "../src/safetensors/index.ts";
-import { BOS_ID, decodeToken, encode, encodeWithBos } from "../src/tokenizer/index.ts";
+import { BOS_ID, decode, decodeToken, encode, encodeWithBos, UNK_ID } from "../src/tokenizer/index.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "atlas-lm-"));
 const DEMO = join(import.meta.dirname, "..", "assets", "demo-model");
@@ -142,10 +145,28 @@ test("clipGradients and the warmup + cosine schedule", () => {
 // ---------------------------------------------------------------------------------------------
 // Vocabulary and eval
 
-test("CompactVocab: covers the texts, round-trips ids, rejects unknown tokens", () => {
+test("demo vocabulary: covers the texts, round-trips ids, unknown tokens → <unk> (or an error without it)", () => {
   const texts = ["The siege lasted from the year 1732 to the year 1745.", "Apples cost 3 dollars."];
-  const v = CompactVocab.fromTexts(texts);
+  const v = demoCompactVocab(texts);
   assert.ok(v.has(BOS_ID));
+  assert.ok(v.has(UNK_ID));
+  assert.equal(v.unkRow, v.size - 1); // UNK_ID sorts last
+  const zanzibar = encode(" Zanzibar");
+  assert.ok(zanzibar.every((id) => !v.has(id)));
+  const rows = v.toModel([BOS_ID, ...zanzibar, ...encode(" lasted")]);
+  assert.deepEqual(
+    Array.from(rows.subarray(1, 1 + zanzibar.length)),
+    zanzibar.map(() => v.unkRow),
+  );
+  assert.deepEqual(Array.from(v.toGpt2(rows)).map(decodeToken), [
+    "<|endoftext|>",
+    ...zanzibar.map(() => "<unk>"),
+    " lasted",
+  ]);
+  assert.throws(
+    () => demoCompactVocab(texts, false).toModel(zanzibar),
+    /not in the model's compact vocabulary \(\d+ tokens, no <unk> row\)/,
+  );
   for (const id of twoDigitTokenIds()) assert.ok(v.has(id));
   assert.deepEqual(
     Array.from(v.gpt2Ids),
@@ -157,10 +178,39 @@ test("CompactVocab: covers the texts, round-trips ids, rejects unknown tokens", 
     assert.ok(rows.every((r) => r >= 0 && r < v.size));
     assert.deepEqual(Array.from(v.toGpt2(rows)), ids);
   }
-  assert.throws(() => v.toModel(encode(" Zanzibar")), /not in the compact vocabulary/);
   assert.throws(() => v.toGpt2([v.size]), /outside/);
   assert.throws(() => new CompactVocab([5, 5]), /appears twice/);
   assert.deepEqual(twoDigitTokenIds().slice(30, 33).map(decodeToken), ["30", "31", "32"]);
+});
+
+test("maskWordsWithUnk: whole words become <unk>, digits/punctuation/BOS never, at about the given rate", () => {
+  const text = "The siege of Antwerpen lasted from the year 1732 to the year 1745, said Mr Smith.";
+  const ids = encodeWithBos(text);
+  const all = maskWordsWithUnk(Int32Array.from(ids), 1, new Rng(1));
+  assert.equal(decode(Array.from(all)).slice(0, 18), "<|endoftext|><unk>");
+  // rate 1: every letter token is <unk>, everything else is untouched
+  Array.from(all).forEach((id, i) => {
+    const word = /^ ?[A-Za-z]/.test(decodeToken(ids[i]!));
+    assert.equal(id, word ? UNK_ID : ids[i], `token ${i} ${JSON.stringify(decodeToken(ids[i]!))}`);
+  });
+  assert.deepEqual(Array.from(maskWordsWithUnk(Int32Array.from(ids), 0, new Rng(1))), ids);
+  // A multi-token word is replaced whole: " Antwerpen" is several tokens, all <unk> or none.
+  const ant = encode(" Antwerpen");
+  assert.ok(ant.length > 1);
+  const start = ids.findIndex((_id, i) => ant.every((a, j) => ids[i + j] === a));
+  const rng = new Rng(7);
+  let words = 0;
+  let masked = 0;
+  for (let k = 0; k < 400; k++) {
+    const m = maskWordsWithUnk(Int32Array.from(ids), 0.1, rng);
+    const span = Array.from(m.subarray(start, start + ant.length));
+    assert.ok(span.every((x) => x === UNK_ID) || span.every((x, j) => x === ant[j]), `split word ${span}`);
+    words += text.match(/[A-Za-z]+/g)!.length;
+    for (let i = 0; i < m.length; i++) {
+      if (m[i] === UNK_ID && (i === 0 || m[i - 1] !== UNK_ID || /^ /.test(decodeToken(ids[i]!)))) masked++;
+    }
+  }
+  assert.ok(Math.abs(masked / words - 0.1) < 0.02, `masked fraction ${masked / words}`);
 });
 
 test("probabilityDifference and the greater-than dataset", () => {

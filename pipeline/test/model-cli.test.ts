@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { BOS_ID, encode } from "../src/tokenizer/index.ts";
+import { BOS_ID, encode, UNK_ID } from "../src/tokenizer/index.ts";
 import { makeConfig, maxRelErr, referenceForward, writeRandomGpt2 } from "./helpers/random-gpt2.ts";
 
 const pipelineDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -62,6 +62,26 @@ describe("atlas logits", () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /atlas: error: GPT-2 token id 465 is not in the model's compact vocabulary/);
     assert.equal(bad.stdout, "");
+  });
+
+  test("compact vocabulary with <unk>: unknown words map to the <unk> row, shown in the table and the JSON vocab", () => {
+    const config = makeConfig({ nLayers: 1, dModel: 16, nHeads: 2, vocabSize: 5 });
+    const vocab = [464, 3290, 13, 50256, UNK_ID];
+    const ck = writeRandomGpt2(config, { seed: 6, vocab, dir: join(root, "compact-unk") });
+    const prompt = "The pandemic."; // "The", " pand", "emic", "."
+    const r = atlas(["logits", "--model", ck.dir, "--prompt", prompt, "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { logits: number[][]; vocab: number[] };
+    assert.deepEqual(out.vocab, vocab);
+    const want = flat(referenceForward(config, ck.weights, [[3, 0, 4, 4, 2]]).logits[0]!);
+    assert.ok(maxRelErr(flat(out.logits), want) <= 1e-4);
+    const table = atlas(["logits", "--model", ck.dir, "--prompt", prompt, "--top", "5"]);
+    assert.equal(table.status, 0, table.stderr);
+    const lines = table.stdout.trim().split("\n");
+    assert.match(lines[2]!, /^ {2}1 {2}"The" /);
+    assert.match(lines[3]!, /^ {2}2 {2}" pand"→<unk>/);
+    assert.match(lines[4]!, /^ {2}3 {2}"emic"→<unk>/);
+    assert.match(lines[1]!, /"<unk>" -?\d+\.\d\d/); // <unk> is a row like any other among the next tokens
   });
 
   test("--prompt prepends <|endoftext|> (or not, with --no-bos); table output without --json", () => {

@@ -166,7 +166,7 @@ describe("loadModel: bad checkpoints are one clear error", () => {
     const bad: [unknown, RegExp][] = [
       [[1, 2, 3], /3 entries, but the model's vocab_size is 30/],
       [Array.from({ length: 30 }, () => 7), /GPT-2 token id 7 appears twice/],
-      [Array.from({ length: 30 }, (_, i) => (i === 3 ? 50257 : i)), /expected a JSON array of GPT-2 token ids/],
+      [Array.from({ length: 30 }, (_, i) => (i === 3 ? 50258 : i)), /expected a JSON array of GPT-2 token ids/],
       [{ ids: [] }, /expected a JSON array/],
     ];
     for (const [map, re] of bad) {

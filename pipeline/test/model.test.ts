@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { type BackendPref, initBackend } from "../src/backend/index.ts";
+import { type BackendPref, hasNativeGemm, initBackend } from "../src/backend/index.ts";
 import { GPT2, type GPT2Config, type GPT2Weights } from "../src/model/index.ts";
+import { BOS_ID, decode, decodeToken, encode, UNK_ID } from "../src/tokenizer/index.ts";
 import {
   makeConfig,
   maxRelErr,
@@ -371,12 +372,14 @@ describe("GPT-2 gradients vs float64 finite differences", () => {
 });
 
 describe("backends agree (blas, cpu, wasm)", () => {
-  test("forward logits and a hook gradient", async () => {
+  // blas is optional (nblas + OpenBLAS; `npm test` installs them as root): compare what is available.
+  const backends: BackendPref[] = hasNativeGemm ? ["blas", "cpu", "wasm"] : ["cpu", "wasm"];
+  test(`forward logits and a hook gradient (${backends.join(", ")})`, async () => {
     const cfg = makeConfig({ nLayers: 2, dModel: 32, nHeads: 4 });
     const w = randomWeights(cfg, 21);
     const ids = randomIds(2, 9, cfg.vocabSize, 22);
     const results: Record<string, [Float32Array, Float32Array]> = {};
-    for (const be of ["blas", "cpu", "wasm"] as BackendPref[]) {
+    for (const be of backends) {
       await initBackend(be, { quiet: true });
       const model = new GPT2(cfg, toTensors(w));
       const logits = model.run(ids).logits!;
@@ -393,7 +396,7 @@ describe("backends agree (blas, cpu, wasm)", () => {
     }
     await initBackend(undefined, { quiet: true });
     const ref = flatLogits(referenceForward(cfg, w, ids).logits);
-    for (const be of ["blas", "cpu", "wasm"]) {
+    for (const be of backends) {
       assert.ok(maxRelErr(results[be]![0], ref) <= 1e-4, `${be} logits`);
       assert.ok(maxRelErr(results[be]![1], results.cpu![1]) <= 1e-4, `${be} gradient vs cpu`);
     }
@@ -408,7 +411,7 @@ describe("compact vocabulary ids", () => {
     assert.deepEqual(model.toGpt2Ids([2, 0, 3, 1]), [464, 50256, 3290, 13]);
     assert.throws(
       () => model.toModelIds([465]),
-      /GPT-2 token id 465 is not in the model's compact vocabulary \(4 tokens\)/,
+      /GPT-2 token id 465 is not in the model's compact vocabulary \(4 tokens, no <unk> row\)/,
     );
     assert.throws(() => model.toGpt2Ids([4]), /model token id 4 is outside \[0, 4\)/);
     model.dispose();
@@ -416,5 +419,24 @@ describe("compact vocabulary ids", () => {
     assert.deepEqual(full.toModelIds([3, 1]), [3, 1]);
     assert.throws(() => full.toModelIds([4]), /token id 4 is outside the model's vocabulary \[0, 4\)/);
     full.dispose();
+  });
+
+  test('<unk>: GPT-2 ids outside the vocabulary map to the <unk> row and back to UNK_ID / "<unk>"', () => {
+    const cfg = makeConfig({ nLayers: 1, dModel: 8, nHeads: 2, vocabSize: 5 });
+    const model = new GPT2(cfg, toTensors(randomWeights(cfg)), Int32Array.from([13, 464, 3290, 50256, UNK_ID]));
+    const gpt2 = encode("The pandemic."); // "The", " pand", "emic", "."
+    assert.deepEqual(gpt2.map(decodeToken), ["The", " pand", "emic", "."]);
+    const rows = model.toModelIds([BOS_ID, ...gpt2]);
+    assert.deepEqual(rows, [3, 1, 4, 4, 0]);
+    assert.deepEqual(model.toGpt2Ids(rows), [BOS_ID, 464, UNK_ID, UNK_ID, 13]);
+    assert.equal(decode(model.toGpt2Ids(rows)), "<|endoftext|>The<unk><unk>.");
+    assert.deepEqual(model.toGpt2Ids(rows).map(decodeToken), ["<|endoftext|>", "The", "<unk>", "<unk>", "."]);
+    assert.deepEqual(model.toModelIds([UNK_ID]), [4]); // <unk> itself maps to its row
+    assert.throws(() => model.toModelIds([50258]), /token id 50258 is outside the GPT-2 vocabulary/);
+    assert.throws(() => model.toModelIds([-1]), /outside the GPT-2 vocabulary/);
+    const { logits } = model.run([rows]); // the <unk> row is an ordinary embedding row
+    assert.deepEqual(logits!.shape, [1, 5, 5]);
+    logits!.dispose();
+    model.dispose();
   });
 });

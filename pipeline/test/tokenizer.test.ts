@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BOS_ID, decode, decodeToken, encode, encodeWithBos } from "../src/tokenizer/index.ts";
+import { BOS_ID, decode, decodeToken, encode, encodeWithBos, UNK_ID } from "../src/tokenizer/index.ts";
 
 test("known GPT-2 ids", () => {
   // Reference ids from GPT-2's tokenizer (HF `GPT2TokenizerFast`).
@@ -32,6 +32,9 @@ test("decode(encode(x)) round-trips arbitrary text, including non-ASCII", () => 
 });
 
 test("out-of-range ids throw a clear error", () => {
-  assert.throws(() => decodeToken(50257), /outside the GPT-2 vocabulary/);
+  assert.throws(() => decodeToken(50258), /outside the GPT-2 vocabulary/);
+  // 50257 is the reserved <unk> id of compact vocabularies (one past GPT-2's tokens)
+  assert.equal(decodeToken(UNK_ID), "<unk>");
+  assert.equal(decode([464, UNK_ID, UNK_ID, 13]), "The<unk><unk>.");
   assert.throws(() => decode([1, -1]), /outside the GPT-2 vocabulary/);
 });

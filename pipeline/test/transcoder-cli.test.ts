@@ -2,6 +2,7 @@
 // contract, export/import, one-line errors.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,8 +64,22 @@ test("atlas clt train (YAML config + flag override) → eval --json → export �
   assert.equal(rc.train.featuresPerLayer, 24); // from the file
   assert.equal(rc.train.lr, 1e-3); // default
   assert.equal(rc.model, "../model"); // relative to the run dir, so shipped run dirs work in any clone
-  assert.equal(rc.modelAbsolute, modelDir);
+  // No local paths in the run config: model and corpus are named by id + content sha256.
+  const strings = JSON.stringify(rc).match(/"(?:[^"\\]|\\.)*"/g) ?? [];
+  assert.deepEqual(
+    strings.filter((q) => JSON.parse(q).startsWith("/") || JSON.parse(q).includes(root)),
+    [],
+  );
+  assert.equal(rc.modelAbsolute, undefined);
+  const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+  const mId = { name: "model", sha256: sha(join(modelDir, "model.safetensors")) };
+  assert.deepEqual(rc.modelId, mId);
+  assert.deepEqual(rc.train.model, mId);
+  assert.deepEqual(rc.train.corpus, { name: "c.txt", files: 1, sha256: sha(corpus) });
   assert.equal(readRunConfig(run).model, modelDir);
+  // --resume takes the paths from the checkpoint (config.json has only ids): the finished run resumes to its end.
+  const again = atlas("clt", "train", "--out", run, "--resume", "--quiet");
+  assert.equal(again.code, 0, again.stderr);
   assert.ok(existsSync(join(run, "checkpoint", "state.json")), "checkpoint written");
   assert.equal(readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").length, 5);
 

@@ -169,7 +169,7 @@ test("run dir: effective config, metrics fields; circuit-tracer export → impor
   const back = importCircuitTracer(ct);
   assert.equal(back.modelName, "synthetic-model");
   const run2 = join(root, "imported");
-  writeRunDir(run2, back.weights, { model: null, modelName: back.modelName });
+  await writeRunDir(run2, back.weights, { model: null, modelName: back.modelName });
   const w2 = CLT.load(run2).weights;
   for (const k of ["wEnc", "bEnc", "threshold", "wDec", "bDec"] as const) {
     for (let l = 0; l < L; l++) assert.deepEqual(w2[k][l], w[k][l], `${k}[${l}]`);

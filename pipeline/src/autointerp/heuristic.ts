@@ -12,7 +12,7 @@ import { classifyFeature, type FeatureDescriptors, featureDescriptors } from "..
 import { fuzzingItems, splitExamples } from "./examples.ts";
 import { countJudgements, labelScore } from "./scoring.ts";
 
-export const HEURISTIC_VERSION = "heuristic-v1";
+export const HEURISTIC_VERSION = "heuristic-v2";
 export const HEURISTIC_JUDGE = "heuristic-token-match";
 
 /** The part of a study feature (greater-than.json `features[]`) the labeler uses. */
@@ -53,7 +53,8 @@ function peaks(examples: FeatureExample[]): { token: string; prev: string | null
 function promotes(s: FeatureStats): string | null {
   const top = s.logits.top.filter((l) => l.value > 0);
   if (!top.length) return null;
-  const nums = top.slice(0, 5).filter((l) => isNumber(l.token));
+  // Two-digit number tokens (years' ZZ) read best as a range; other tokens are listed.
+  const nums = top.slice(0, 5).filter((l) => /^\s?\d{1,2}$/.test(l.token));
   if (nums.length >= 3) {
     const v = nums.map((l) => Number(l.token.trim()));
     return `promotes ${Math.min(...v)}–${Math.max(...v)}`;
@@ -89,12 +90,25 @@ function greaterThanLabel(f: StudyFeatureInput): { label: string; description: s
   const types = classifyFeature(d);
   const max = Math.max(...colMean);
   const promoted = colMean.flatMap((v, z) => (max > 0 && v >= 0.5 * max ? [z] : []));
-  const yy = d.yyMin === d.yyMax ? `year ${pad2(d.yyMin!)}` : `years ${pad2(d.yyMin!)}–${pad2(d.yyMax!)}`;
-  const parts: string[] = [];
+  // A broadly active feature is described by what it does whatever the year; a narrow one by its years.
+  const broad = d.activeFraction > 0.5;
+  const yy = broad
+    ? "any year"
+    : d.yyMin === d.yyMax
+      ? `year ${pad2(d.yyMin!)}`
+      : `years ${pad2(d.yyMin!)}–${pad2(d.yyMax!)}`;
+  const lo = promoted.length ? Math.min(...promoted) : 0;
+  const hi = promoted.length ? Math.max(...promoted) : 0;
+  const range = promoted.length && hi - lo <= 40 ? `promotes ${pad2(lo)}–${pad2(hi)}` : "";
   let out = "";
-  if (types.includes("large-numbers") && promoted.length) out = `promotes > ${pad2(Math.min(...promoted))}`;
-  else if (types.includes("small-numbers") && promoted.length) out = `promotes < ${pad2(Math.max(...promoted) + 1)}`;
-  else if (promoted.length) out = `promotes ${pad2(Math.min(...promoted))}–${pad2(Math.max(...promoted))}`;
+  // A cut near either end of 00–99 says nothing: fall through to the range then.
+  if (types.includes("large-numbers") && promoted.length && lo >= 10 && lo <= 90) out = `promotes > ${pad2(lo)}`;
+  else if (types.includes("small-numbers") && promoted.length && hi >= 10 && hi <= 90)
+    out = `promotes < ${pad2(hi + 1)}`;
+  else if (types.includes("greater-than")) out = broad || !range ? "promotes later years" : range;
+  else if (types.includes("less-or-equal")) out = "promotes earlier years";
+  else out = range;
+  const parts: string[] = [];
   if (types.includes("parity")) {
     const odd = d.parityGivenOddYY;
     const even = d.parityGivenEvenYY;
@@ -102,15 +116,17 @@ function greaterThanLabel(f: StudyFeatureInput): { label: string; description: s
     parts.push(`${strong.p > 0 ? "even" : "odd"} after ${strong.after}`);
   }
   if (types.includes("round-numbers")) parts.push("round numbers");
-  const head = types.includes("narrow-context") || !types.includes("large-numbers") ? `${yy} → ${out}` : out;
+  // Without an output pattern the heatmap says too little: the caller falls back to the token rules.
+  if (!out && !parts.length) return null;
+  const head = out ? (types.includes("large-numbers") && broad ? out : `${yy} → ${out}`) : broad ? "" : yy;
   const label = [head, ...parts].filter(Boolean).join(", ");
   const kind = types.filter((t) => t !== "other").join(", ") || "year-related";
   return {
     label,
     description:
-      `Greater-than feature (${kind}): active on the two-digit start year (YY ${pad2(d.yyMin!)}–${pad2(d.yyMax!)}, ` +
-      `centre ${d.yyCenter?.toFixed(0) ?? "?"}) and raises the logits of end years ${promoted.length ? `${pad2(Math.min(...promoted))}–${pad2(Math.max(...promoted))}` : "?"} ` +
-      `(greater-than score ${d.greaterThanScore.toFixed(2)}).`,
+      `Greater-than feature (${kind}): at the end year's century token it is active for start years ` +
+      `${pad2(d.yyMin!)}–${pad2(d.yyMax!)} (${Math.round(100 * d.activeFraction)}% of them, centre ${d.yyCenter?.toFixed(0) ?? "?"}) and most raises ` +
+      `the end years ${promoted.length ? `${pad2(lo)}–${pad2(hi)}` : "?"} (greater-than score ${d.greaterThanScore.toFixed(2)}).`,
   };
 }
 

@@ -2,17 +2,20 @@
 // ("blas": the cpu backend with nblas sgemm matmuls and fast-path kernels) → wasm → plain cpu.
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
-import { nativeSgemm } from "./blas.ts";
+import { nativeSgemm, nblasLoadError } from "./blas.ts";
 import { registerFused } from "./fused.ts";
 import { cloneKernels, overrides } from "./kernels.ts";
 
 export {
+  axpy,
   batchMatMul,
+  dot,
   gemm,
   hasNativeGemm,
   jsGemm,
   NO_TRANS,
   nativeSgemm,
+  nblasLoadError,
   requireNativeSgemm,
   type Sgemm,
   TRANS,
@@ -171,6 +174,30 @@ function parsePref(v: string | undefined, source: string): BackendPref | undefin
   throw new Error(`${source}: unknown backend "${v}" (expected one of ${BACKEND_PREFS.join(", ")})`);
 }
 
+let slowWarned = false;
+
+/** The one-line fix for a missing BLAS backend (what `npm run setup` runs as root). */
+export const BLAS_FIX_COMMAND = "apt-get install -y libopenblas-dev g++ make python3 && npm rebuild nblas";
+
+/**
+ * The warning for running on a slow fallback backend (wasm or pure-JS cpu), or null for a fast one.
+ * The slowdowns are measured on the 2-core reference box: the greater-than study took 565 s on wasm
+ * against 16 s on cpu+blas; the pure-JS cpu backend is slower still.
+ */
+export function slowBackendWarning(info: BackendInfo, nblasError: string | null): string | null {
+  if (info.name !== "wasm" && info.name !== "cpu") return null;
+  const factor = info.name === "wasm" ? "about 35×" : "more than 35×";
+  const bar = "!".repeat(100);
+  return (
+    `${bar}\n` +
+    `!! SLOW BACKEND: running on ${info.description}, because the BLAS backend is not available\n` +
+    `!!   (${nblasError ?? "nblas is not installed"}).\n` +
+    `!! Expect ${factor} slower model/CLT/attribution work than on cpu+blas (greater-than study: ~10 min instead of ~16 s).\n` +
+    `!! Fix (Debian/Ubuntu, as root or with sudo): ${BLAS_FIX_COMMAND}   (or: npm run setup)\n` +
+    `${bar}\n`
+  );
+}
+
 /**
  * Choose and activate the tfjs backend. With no preference (argument or env ATLAS_BACKEND) the
  * first available of tensorflow → blas → wasm → cpu is used; an explicit preference that is not
@@ -189,6 +216,12 @@ export async function initBackend(pref?: BackendPref, opts: { quiet?: boolean } 
       await tf.ready();
       current = { name, tfBackend: tf.getBackend(), description };
       if (!opts.quiet) process.stderr.write(`backend: ${description}\n`);
+      // Loud, once per process, also for quiet callers: a fallback the user did not ask for.
+      const warning = want === undefined ? slowBackendWarning(current, nblasLoadError) : null;
+      if (warning && !slowWarned) {
+        slowWarned = true;
+        process.stderr.write(warning);
+      }
       return current;
     }
   }

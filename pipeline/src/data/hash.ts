@@ -1,4 +1,4 @@
-// Content hashes that name files without their local paths (graph JSON, run configs, assets).
+// Content hashes that name files without their local paths (run configs, shipped assets).
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 

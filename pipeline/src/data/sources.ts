@@ -21,6 +21,7 @@ import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import { sha256Files } from "./hash.ts";
 
 export type CorpusFormat = "text" | "jsonl" | "parquet";
 export type TextSplit = "paragraph" | "file";
@@ -333,4 +334,19 @@ export function globToRegExp(glob: string): RegExp {
     else re += c.replace(/[.+^$()|[\]\\]/g, "\\$&");
   }
   return new RegExp(`^${re}$`);
+}
+
+/** A corpus named without local paths: what was opened (its last path part), file count, content sha256. */
+export interface CorpusId {
+  name: string;
+  files: number;
+  sha256: string;
+}
+
+export function corpusId(corpus: Corpus): CorpusId {
+  return {
+    name: basename(corpus.source),
+    files: corpus.files.length,
+    sha256: sha256Files(corpus.files.map((f) => f.path)),
+  };
 }

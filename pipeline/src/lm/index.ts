@@ -11,4 +11,5 @@ export {
 } from "./eval.ts";
 export { AdamW, type AdamWConfig, clipGradients, crossEntropy, learningRate } from "./optim.ts";
 export { demoVocab, LmOptions, type TrainLmOptions, type TrainLmResult, trainLm } from "./train.ts";
-export { CompactVocab, twoDigitTokenIds } from "./vocab.ts";
+export { maskWordsWithUnk } from "./unk.ts";
+export { CompactVocab, demoCompactVocab, twoDigitTokenIds } from "./vocab.ts";

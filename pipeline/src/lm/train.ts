@@ -39,7 +39,8 @@ import {
 } from "./eval.ts";
 import { AdamW, clipGradients, crossEntropy, learningRate } from "./optim.ts";
 import { fmtTime, StepProgress } from "./progress.ts";
-import { CompactVocab } from "./vocab.ts";
+import { maskWordsWithUnk } from "./unk.ts";
+import { type CompactVocab, demoCompactVocab } from "./vocab.ts";
 
 /** Options that define the run (a resumed run must use the same ones). */
 export const LmOptions = z.object({
@@ -62,6 +63,8 @@ export const LmOptions = z.object({
   corpusTokens: z.number().int().positive().default(3_000_000),
   heldoutTokens: z.number().int().positive().default(100_000),
   shuffleBuffer: z.number().int().min(0).default(256),
+  /** Fraction of training words replaced by `<unk>` (0 = no `<unk>` row in the vocabulary). */
+  unkRate: z.number().min(0).max(0.5).default(0.03),
 });
 export type LmOptions = z.infer<typeof LmOptions>;
 
@@ -80,6 +83,12 @@ export interface TrainLmOptions extends Partial<LmOptions> {
   quiet?: boolean;
   /** Skip the final 490-prompt evaluation and model export (tests). */
   skipFinal?: boolean;
+  /**
+   * Start from this model folder instead of random weights (fine-tuning, e.g. to add the `<unk>` row
+   * to a trained model): same architecture; embedding rows are matched by GPT-2 id, rows it lacks
+   * keep their random initialisation.
+   */
+  init?: string;
 }
 
 export interface TrainLmResult {
@@ -159,10 +168,11 @@ function sameOptions(a: LmOptions, b: LmOptions): string | null {
 }
 
 /**
- * The vocabulary: every token of the train and held-out demo corpora, +50256, "00".."99", all nouns.
- * `untrained` flags the rows of tokens that never occur in the training corpus (held-out nouns…).
+ * The vocabulary: every token of the train and held-out demo corpora, +50256, "00".."99", all nouns,
+ * and `<unk>` when `unkRate` > 0. `untrained` flags the rows of tokens that never occur in the
+ * training corpus (held-out nouns…).
  */
-export function demoVocab(o: Pick<LmOptions, "seed" | "corpusTokens" | "heldoutTokens">): {
+export function demoVocab(o: Pick<LmOptions, "seed" | "corpusTokens" | "heldoutTokens" | "unkRate">): {
   vocab: CompactVocab;
   untrained: Uint8Array;
 } {
@@ -171,11 +181,48 @@ export function demoVocab(o: Pick<LmOptions, "seed" | "corpusTokens" | "heldoutT
     ...[...demoDocuments({ tokens: o.heldoutTokens, seed: o.seed, split: "heldout" })].map((d) => d.text),
     ...EVENT_NOUNS.map((n) => `The ${n} lasted`),
   ];
-  const vocab = CompactVocab.fromTexts([...trainTexts, ...otherTexts]);
+  const vocab = demoCompactVocab([...trainTexts, ...otherTexts], o.unkRate > 0);
   const untrained = new Uint8Array(vocab.size).fill(1);
   untrained[vocab.toModel([BOS_ID])[0] as number] = 0;
+  if (vocab.unkRow >= 0) untrained[vocab.unkRow] = 0;
   for (const t of trainTexts) for (const row of vocab.toModel(encode(t))) untrained[row] = 0;
   return { vocab, untrained };
+}
+
+/** Overwrite `params` with the weights of the model in `dir`, embedding rows matched by GPT-2 id; returns the rows copied. */
+async function initFromModel(params: Map<string, Float32Array>, vocab: CompactVocab, dir: string): Promise<number> {
+  const init = await loadModel(dir);
+  try {
+    let copied = 0;
+    for (const [name, p] of params) {
+      const t = init.weights[name];
+      if (!t) throw new Error(`--init ${dir}: the model has no tensor ${name}`);
+      const data = t.dataSync() as Float32Array;
+      if (name !== "wte.weight") {
+        if (data.length !== p.length)
+          throw new Error(`--init ${dir}: tensor ${name} has another shape than this run's`);
+        p.set(data);
+        continue;
+      }
+      const d = init.config.dModel;
+      if (p.length % d !== 0) throw new Error(`--init ${dir}: d_model ${d} differs from this run's`);
+      vocab.gpt2Ids.forEach((g, row) => {
+        const from = init.compact
+          ? init.compact.has(g)
+            ? init.compact.toModel([g])[0]!
+            : -1
+          : g < init.config.vocabSize
+            ? g
+            : -1;
+        if (from < 0) return;
+        p.set(data.subarray(from * d, (from + 1) * d), row * d);
+        copied++;
+      });
+    }
+    return copied;
+  } finally {
+    init.dispose();
+  }
 }
 
 function saveCheckpoint(
@@ -309,6 +356,7 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
     log(`resuming at step ${step}/${o.steps}`);
   } else {
     params = initParams(config, o.seed);
+    if (options.init) log(`init: ${await initFromModel(params, vocab, options.init)} rows of wte from ${options.init}`);
     mkdirSync(out, { recursive: true });
     writeFileSync(metricsPath, "");
   }
@@ -362,8 +410,10 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
       const T = o.nCtx;
       const inputs: number[][] = [];
       const targets = new Int32Array(o.batchSize * T);
+      // Seeded by the step, so a resumed run masks the same words.
+      const unkRng = new Rng((o.seed + 1) * 0x9e3779b1 + step);
       batch.forEach((ctx, b) => {
-        const rows = vocab.toModel(ctx);
+        const rows = vocab.toModel(maskWordsWithUnk(Int32Array.from(ctx), o.unkRate, unkRng));
         inputs.push(Array.from(rows.subarray(0, T)));
         targets.set(rows.subarray(1, T + 1), b * T);
       });
@@ -465,6 +515,7 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
   result.warPrompt = war;
   const summary = {
     options: o,
+    ...(options.init ? { init: options.init } : {}),
     steps: step,
     tokens,
     seconds: +seconds.toFixed(1),

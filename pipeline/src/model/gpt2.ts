@@ -8,6 +8,7 @@
 // used as x·W. Every hook point passes through `Hooks.at`, which can stop gradients, replace the
 // value and cache it (see RunOptions).
 import * as tf from "@tensorflow/tfjs";
+import { CompactVocab } from "../tokenizer/vocab.ts";
 import { attnMix, attnScores, causalSoftmax, geluNew, lnStats, normalize } from "./ops.ts";
 
 export interface GPT2Config {
@@ -143,7 +144,8 @@ export class GPT2 {
   readonly weights: GPT2Weights;
   /** GPT-2 token id of each model vocab row (compact vocabulary), or null for the full GPT-2 vocab. */
   readonly vocab: Int32Array | null;
-  private readonly fromGpt2: Map<number, number> | null;
+  /** The id maps of a compact vocabulary (null for the full GPT-2 vocab). */
+  readonly compact: CompactVocab | null;
 
   constructor(config: GPT2Config, weights: GPT2Weights, vocab: Int32Array | null = null) {
     validateConfig(config);
@@ -172,31 +174,31 @@ export class GPT2 {
     this.config = config;
     this.weights = weights;
     this.vocab = vocab;
-    this.fromGpt2 = vocab ? new Map(Array.from(vocab, (g, i) => [g, i])) : null;
+    this.compact = vocab ? new CompactVocab(vocab) : null;
   }
 
-  /** GPT-2 token ids → model vocab rows (identity without a compact vocabulary). */
+  /**
+   * GPT-2 token ids → model vocab rows (identity without a compact vocabulary). With a compact
+   * vocabulary, ids it lacks map to its `<unk>` row (UNK_ID in vocab_map.json) or are an error.
+   */
   toModelIds(gpt2Ids: readonly number[]): number[] {
+    if (this.compact) return Array.from(this.compact.toModel(gpt2Ids));
     return gpt2Ids.map((g) => {
-      const m = this.fromGpt2 ? this.fromGpt2.get(g) : g;
-      if (m === undefined || !Number.isInteger(m) || m < 0 || m >= this.config.vocabSize) {
-        throw new Error(
-          this.fromGpt2
-            ? `GPT-2 token id ${g} is not in the model's compact vocabulary (${this.config.vocabSize} tokens)`
-            : `token id ${g} is outside the model's vocabulary [0, ${this.config.vocabSize})`,
-        );
+      if (!Number.isInteger(g) || g < 0 || g >= this.config.vocabSize) {
+        throw new Error(`token id ${g} is outside the model's vocabulary [0, ${this.config.vocabSize})`);
       }
-      return m;
+      return g;
     });
   }
 
-  /** Model vocab rows → GPT-2 token ids. */
+  /** Model vocab rows → GPT-2 token ids (UNK_ID for a compact vocabulary's `<unk>` row). */
   toGpt2Ids(modelIds: readonly number[]): number[] {
+    if (this.compact) return Array.from(this.compact.toGpt2(modelIds));
     return modelIds.map((m) => {
       if (!Number.isInteger(m) || m < 0 || m >= this.config.vocabSize) {
         throw new Error(`model token id ${m} is outside [0, ${this.config.vocabSize})`);
       }
-      return this.vocab ? this.vocab[m]! : m;
+      return m;
     });
   }
 

@@ -15,6 +15,8 @@ export { canonicalRepoId, hubCacheDir, type PulledModel, type PullOptions, pullM
 export {
   GPT2_VOCAB,
   loadModel,
+  type ModelId,
+  modelId,
   parseHfConfig,
   parseVocabMap,
   type SaveOptions,

@@ -1,10 +1,12 @@
 // HF GPT-2 checkpoint folders: config.json + model.safetensors (+ vocab_map.json for a compact
 // vocabulary). Loading validates every tensor; saving writes the same layout atomically.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
+import { sha256Files } from "../data/hash.ts";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
+import { UNK_ID } from "../tokenizer/index.ts";
 import { GPT2, type GPT2Config, type GPT2Weights, parameterShapes, validateConfig } from "./gpt2.ts";
 
 /** Number of GPT-2 (r50k) tokens; compact vocabularies map into [0, GPT2_VOCAB). */
@@ -27,13 +29,8 @@ const HfConfig = z
   })
   .passthrough();
 
-const VocabMap = z.array(
-  z
-    .number()
-    .int()
-    .min(0)
-    .max(GPT2_VOCAB - 1),
-);
+// GPT-2 ids, plus UNK_ID (= GPT2_VOCAB) for a reserved `<unk>` row.
+const VocabMap = z.array(z.number().int().min(0).max(UNK_ID));
 
 function readJson(path: string): unknown {
   let text: string;
@@ -152,7 +149,7 @@ export async function loadModel(dir: string): Promise<GPT2> {
   return new GPT2(modelConfig, weights, vocab);
 }
 
-/** Validate a compact-vocabulary map: one distinct GPT-2 id per model row. */
+/** Validate a compact-vocabulary map: one distinct GPT-2 id (or UNK_ID) per model row. */
 export function parseVocabMap(raw: unknown, vocabSize: number, source = VOCAB_MAP_FILE): Int32Array {
   const r = VocabMap.safeParse(raw);
   if (!r.success) throw new Error(`${source}: expected a JSON array of GPT-2 token ids (${zodMessage(r.error)})`);
@@ -217,4 +214,17 @@ function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = join(path, "..", `.${basename(path)}.${process.pid}.tmp`);
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, path);
+}
+
+/** A model named without a local path: its folder name and the sha256 of its weights file. */
+export interface ModelId {
+  name: string;
+  sha256: string;
+}
+
+/** `ModelId` of an HF model folder (sha256 of model.safetensors, as the demo assets' READMEs quote it). */
+export function modelId(dir: string): ModelId {
+  const weights = join(dir, "model.safetensors");
+  if (!existsSync(weights)) throw new Error(`model dir has no model.safetensors: ${dir}`);
+  return { name: basename(resolve(dir)), sha256: sha256Files([weights]) };
 }

@@ -51,6 +51,7 @@ export type { LossCoefs, StepStats, TrainStep } from "./step.ts";
 export { SyntheticSource } from "./synthetic.ts";
 export {
   CHECKPOINT_DIR,
+  checkpointTrainConfig,
   METRICS_FILE,
   type MetricsLine,
   type TrainCltOptions,

@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
+import { corpusId, openCorpus } from "../data/sources.ts";
+import { modelId } from "../model/load.ts";
 import { readSafetensors, type SafetensorsFile, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
 import type { CltShape, CltWeights } from "./params.ts";
 
@@ -199,7 +201,9 @@ export function readRunConfig(runDir: string): RunConfig {
   if (!r.success) throw new Error(`${p}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const cfg = r.data;
   // `model` is stored relative to the run dir (so a run dir shipped inside the repo keeps working
-  // in any clone), with the absolute path as a fallback for a run dir moved on its own.
+  // in any clone); `modelId` names it by folder name + weights sha256. A run dir moved on its own
+  // needs --model. (Older run configs may still carry `modelAbsolute`: used when the relative path
+  // does not resolve.)
   if (cfg.model && !isAbsolute(cfg.model)) {
     const rel = resolve(runDir, cfg.model);
     const abs = typeof cfg.modelAbsolute === "string" ? cfg.modelAbsolute : null;
@@ -208,19 +212,41 @@ export function readRunConfig(runDir: string): RunConfig {
   return cfg;
 }
 
-export function writeRunConfig(runDir: string, cfg: RunConfig): void {
+/**
+ * The `train` section as written to config.json: the model and corpus as ids (name + content sha256)
+ * instead of local paths, so shipped and published run configs name what they were trained on
+ * without a machine's directories. The checkpoint keeps the paths for --resume.
+ */
+async function trainForRunConfig(train: Record<string, unknown> | null): Promise<Record<string, unknown> | null> {
+  if (!train) return null;
+  const out: Record<string, unknown> = { ...train };
+  if (typeof train.model === "string" && existsSync(join(train.model, "model.safetensors"))) {
+    out.model = modelId(train.model);
+  }
+  if (typeof train.corpus === "string") {
+    try {
+      out.corpus = corpusId(await openCorpus(train.corpus));
+    } catch {
+      out.corpus = { name: basename(train.corpus) };
+    }
+  }
+  return out;
+}
+
+export async function writeRunConfig(runDir: string, cfg: RunConfig): Promise<void> {
   mkdirSync(runDir, { recursive: true });
-  const out: RunConfig = { ...cfg };
+  const { modelAbsolute: _dropped, ...out }: RunConfig = { ...cfg };
   if (cfg.model) {
     const abs = resolve(cfg.model);
     out.model = relative(resolve(runDir), abs) || ".";
-    out.modelAbsolute = abs;
+    if (existsSync(join(abs, "model.safetensors"))) out.modelId = modelId(abs);
   }
+  out.train = await trainForRunConfig(cfg.train);
   writeJsonAtomic(join(runDir, RUN_CONFIG_FILE), out);
 }
 
 /** Native run dir from weights (used by import and by training). */
-export function writeRunDir(
+export async function writeRunDir(
   runDir: string,
   w: CltWeights,
   opts: {
@@ -229,10 +255,10 @@ export function writeRunDir(
     train?: Record<string, unknown> | null;
     dtype?: WeightDtype;
   },
-): void {
+): Promise<void> {
   mkdirSync(runDir, { recursive: true });
   saveWeights(join(runDir, WEIGHTS_FILE), w, opts.dtype ?? "F32");
-  writeRunConfig(runDir, {
+  await writeRunConfig(runDir, {
     kind: "clt",
     version: 1,
     model: opts.model ? resolve(opts.model) : null,

@@ -136,6 +136,15 @@ function saveCheckpoint(runDir: string, st: CheckpointState, params: CltParams, 
   swapDir(tmp, final);
 }
 
+/** The training config stored in a run dir's checkpoint (with local model/corpus paths), or null. */
+export function checkpointTrainConfig(runDir: string): Record<string, unknown> | null {
+  for (const dir of [join(runDir, CHECKPOINT_DIR), join(runDir, `${CHECKPOINT_DIR}.old`)]) {
+    const f = checkpointFiles(dir);
+    if (existsSync(f.state)) return (JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState).config;
+  }
+  return null;
+}
+
 function loadCheckpoint(runDir: string): {
   st: CheckpointState;
   params: CltParams;
@@ -294,7 +303,7 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
     ema = Array.from({ length: L }, () => new Float32Array(F).fill(cfg.initFiringRate));
     rmSync(metricsPath, { force: true });
   }
-  writeRunConfig(runDir, {
+  await writeRunConfig(runDir, {
     kind: "clt",
     version: 1,
     model: opts.source ? null : resolve(cfg.model),
@@ -305,7 +314,8 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
     train: { ...cfg, model: opts.source ? cfg.model : resolve(cfg.model) },
   });
 
-  const engine: TrainStep = cfg.engine === "fused" ? new FusedStep(shape, B) : new TfStep(shape, B);
+  const engine: TrainStep =
+    cfg.engine === "fused" ? new FusedStep(shape, B, { path: cfg.fusedPath }) : new TfStep(shape, B);
   const grads = allocParams(shape);
   const pl = paramList(params).map(([, a]) => a);
   const gl = paramList(grads).map(([, a]) => a);

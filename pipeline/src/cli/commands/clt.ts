@@ -8,6 +8,7 @@ import { openCorpus } from "../../data/index.ts";
 import { loadModel } from "../../model/index.ts";
 import {
   CLT,
+  checkpointTrainConfig,
   type EvalResult,
   evalClt,
   exportCircuitTracer,
@@ -40,6 +41,7 @@ const TRAIN_FLAGS = {
   bufferTokens: int,
   contextLength: int,
   engine: z.string(),
+  fusedPath: z.string(),
 } as const;
 const TrainArgs = z.object({
   ...Object.fromEntries(Object.entries(TRAIN_FLAGS).map(([k, v]) => [k, v.optional()])),
@@ -97,13 +99,15 @@ export function register(program: Command): void {
     .option("--buffer-tokens <n>", "token-level activation shuffle buffer size")
     .option("--context-length <n>", "tokens per packed context (BOS included)")
     .option("--engine <name>", "fused (BLAS, default) | tfjs (reference)")
+    .option("--fused-path <p>", "auto (default: dense or sparse per layer by active fraction) | dense | sparse")
     .option("--quiet", "no progress bar")
     .action(async (raw: unknown) => {
       const o = parseOptions(TrainArgs, raw, "clt train") as Record<string, unknown> & z.infer<typeof TrainArgs>;
       let base: Record<string, unknown> = {};
       const runCfg = join(o.out, "config.json");
       if (o.resume && existsSync(runCfg)) {
-        const train = readRunConfig(o.out).train;
+        // config.json names model and corpus by id; the checkpoint keeps the paths the run used.
+        const train = checkpointTrainConfig(o.out) ?? readRunConfig(o.out).train;
         if (train) base = { ...train };
       }
       if (o.config) base = { ...base, ...readConfigFile(o.config) };
@@ -222,11 +226,11 @@ export function register(program: Command): void {
     .argument("<dir>", "circuit-tracer CLT dir (config.yaml, W_enc_i/W_dec_i.safetensors)")
     .requiredOption("--out <dir>", "run dir to write")
     .option("--model <dir>", "model dir to record in the run config")
-    .action((dir: string, raw: unknown) => {
+    .action(async (dir: string, raw: unknown) => {
       const o = parseOptions(z.object({ out: z.string(), model: z.string().optional() }), raw, "clt import");
       if (existsSync(join(o.out, "clt.safetensors"))) throw new Error(`${o.out} already holds a CLT`);
       const { weights, modelName } = importCircuitTracer(dir);
-      writeRunDir(o.out, weights, { model: o.model ?? null, modelName });
+      await writeRunDir(o.out, weights, { model: o.model ?? null, modelName });
       process.stdout.write(`${o.out}\n`);
     });
 }

@@ -25,6 +25,9 @@ const TrainArgs = z.object({
   heads: int.positive().optional(),
   lr: num.positive().optional(),
   corpusTokens: int.positive().optional(),
+  unkRate: num.min(0).max(0.5).optional(),
+  init: z.string().min(1).optional(),
+  warmupSteps: int.min(0).optional(),
   checkpointEvery: int.positive(),
   evalEvery: int.min(0),
   dtype: z.enum(["f32", "f16"]),
@@ -56,6 +59,12 @@ export function register(program: Command): void {
     .option("--heads <n>", "attention heads (default 4)")
     .option("--lr <x>", "peak learning rate (default 2e-3)")
     .option("--corpus-tokens <n>", "size of the generated training corpus (default 3000000)")
+    .option(
+      "--init <model-dir>",
+      "start from this model's weights (same architecture; embedding rows matched by GPT-2 id)",
+    )
+    .option("--warmup-steps <n>", "linear LR warm-up steps (default 60)")
+    .option("--unk-rate <x>", "fraction of training words replaced by <unk> (default 0.03; 0 = no <unk> row)")
     .option("--checkpoint-every <n>", "steps between checkpoints", "100")
     .option("--eval-every <n>", "steps between held-out greater-than evals (0 = end only)", "200")
     .option("--dtype <dtype>", "storage dtype of the exported model: f32 | f16", "f16")
@@ -74,6 +83,9 @@ export function register(program: Command): void {
         nHeads: o.heads,
         lr: o.lr,
         corpusTokens: o.corpusTokens,
+        unkRate: o.unkRate,
+        init: o.init,
+        warmupSteps: o.warmupSteps,
         checkpointEvery: o.checkpointEvery,
         evalEvery: o.evalEvery,
         dtype: o.dtype === "f32" ? "F32" : "F16",

@@ -1,5 +1,6 @@
 // `atlas logits`: next-token logits of a GPT-2-family checkpoint for given GPT-2 token ids or a prompt.
-// --json prints exactly {"logits": [[...vocab] per position]} (+ "vocab" for a compact-vocab model).
+// --json prints exactly {"logits": [[...vocab] per position]} (+ "vocab" for a compact-vocab model,
+// where 50257 names the `<unk>` row that GPT-2 ids outside the vocabulary map to).
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -65,13 +66,17 @@ export function register(program: Command): void {
         process.stdout.write("}\n");
         return;
       }
-      const toGpt2 = (m: number) => (model.vocab ? model.vocab[m]! : m);
+      const toGpt2 = (m: number) => model.toGpt2Ids([m])[0]!;
       const lines = [`pos  token${" ".repeat(15)}top ${o.top} next tokens (logit)`];
       rows.forEach((row, t) => {
         const top = Array.from(row.keys())
           .sort((a, b) => row[b]! - row[a]!)
           .slice(0, o.top);
-        const cur = show(gpt2Ids[t]!).slice(0, 18).padEnd(20);
+        // A token outside a compact vocabulary reads as the model sees it: " pand"→<unk>.
+        const asModel = toGpt2(ids[t]!);
+        const cur = (asModel === gpt2Ids[t] ? show(asModel) : `${show(gpt2Ids[t]!)}→${decodeToken(asModel)}`)
+          .slice(0, 18)
+          .padEnd(20);
         const next = top.map((m) => `${show(toGpt2(m))} ${row[m]!.toFixed(2)}`).join("  ");
         lines.push(`${String(t).padStart(3)}  ${cur}${next}`);
       });
