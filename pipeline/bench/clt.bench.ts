@@ -1,41 +1,53 @@
-// CLT training throughput: the fused step (and the tfjs reference at demo size) vs the GEMM-only
-// floor — the same matrix products, forward and backward, straight through nblas sgemm — measured
-// in the same run; per-token FLOPs and an estimate for a GPT-2-small-scale CLT.
+// CLT training throughput: the fused step `clt train` uses (dense or sparse per layer by the measured
+// active fraction) against two floors measured in the same run — the dense GEMM floor (the full
+// products over all F features, forward and backward, straight through nblas sgemm) and the sparse
+// floor (the encoder-forward GEMM plus the active-set products as GEMMs on perfectly compacted blocks
+// at the measured L0) — the same step forced dense, a plain dense numpy/OpenBLAS step
+// (bench/clt_numpy_peer.py, when python3 + numpy exist), a scaling table over F at fixed L0, and an
+// estimate for a GPT-2-small-scale CLT.
 //
 //   npm run bench:clt                         # demo (4×128, F=512) and GPT-2-shaped (12×768, F=1024)
-//   CLT_BENCH_F=2048 CLT_BENCH_LAYERS=6 npm run bench:clt   # other GPT-2-shaped sizes
+//   CLT_BENCH_F=4096 CLT_BENCH_LAYERS=6 npm run bench:clt   # other GPT-2-shaped sizes
 //   CLT_BENCH_TFJS=0 npm run bench:clt        # skip the (slow) tfjs reference engine
+//   CLT_BENCH_SCALING=1024,2048,4096,8192     # F values of the scaling table (0 = skip)
+//   CLT_BENCH_NUMPY=0                         # skip the numpy peer
+// GPT-2-shaped rows run at L0 ≈ 30 per layer for every F (b_enc set by the data-dependent init).
 
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Rng } from "@circuit-atlas/util";
-import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as T } from "../src/backend/index.ts";
-import { FusedStep, type LossCoefs } from "../src/transcoder/fused.ts";
+import { initBackend, NO_TRANS as N, requireNativeSgemm, type Sgemm, TRANS as T } from "../src/backend/index.ts";
+import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
-import { allocParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
+import { allocParams, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
+import type { LossCoefs } from "../src/transcoder/step.ts";
 import { timeIt } from "./util.ts";
 
-const sgemm = requireNativeSgemm("bench:clt (GEMM floor)");
+const sgemm = requireNativeSgemm("bench:clt (GEMM floors)");
+const GPT2_L0 = 30;
 
-/** FLOPs per training token: encoder fwd + W_enc grad (4·d·F per layer), decoder fwd + dA + dW (6·F·d per block). */
+/** Dense FLOPs per training token: encoder fwd + W_enc grad (4·d·F per layer), decoder fwd + dA + dW (6·F·d per block). */
 export function flopsPerToken(L: number, d: number, F: number): number {
   return 4 * d * F * L + 6 * F * d * ((L * (L + 1)) / 2);
 }
 
-interface Row {
-  name: string;
+interface Setup {
   shape: CltShape;
   B: number;
-  fused: number;
-  floor: number;
-  tfjs: number | null;
+  x: Float32Array;
+  y: Float32Array;
+  p: CltParams;
+  g: CltParams;
+  step: (path: StepPath) => { time: (reps: number) => number; eng: FusedStep };
 }
 
-async function benchShape(name: string, shape: CltShape, B: number, reps: number, withTfjs: boolean): Promise<Row> {
-  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+function setup(shape: CltShape, B: number, firingRate: number): Setup {
+  const { nLayers: L, dModel: d } = shape;
   const rng = new Rng(1);
   const x = Float32Array.from({ length: B * L * d }, () => rng.normal());
   const y = Float32Array.from({ length: B * L * d }, () => rng.normal());
-  const p = initParams(shape, x, y, B, { seed: 1, thresholdInit: 1, initFiringRate: 0.03, decoderInitNorm: 0.1 });
+  const p = initParams(shape, x, y, B, { seed: 1, thresholdInit: 1, initFiringRate: firingRate, decoderInitNorm: 0.1 });
   const g = allocParams(shape);
   const k: LossCoefs = { lambda: 0.1, c: 4, lambdaPre: 3e-6, bandwidth: 0.5 };
   const pl = paramList(p).map(([, a]) => a);
@@ -49,20 +61,27 @@ async function benchShape(name: string, shape: CltShape, B: number, reps: number
   );
   const decay = pl.map(() => false);
   // lr 0: the step does all the work of a real one but keeps the weights (and the sparsity) fixed
-  const step = (eng: { run: FusedStep["run"] }) => () => {
-    eng.run(p, x, y, k, g);
-    const n = globalNorm(gl);
-    adam.step(pl, gl, 0, decay, n > 1 ? 1 / n : 1); // clipping at 1 folded into Adam, as train.ts does
+  const step = (path: StepPath) => {
+    const eng = new FusedStep(shape, B, { path });
+    const one = () => {
+      eng.run(p, x, y, k, g);
+      const n = globalNorm(gl);
+      adam.step(pl, gl, 0, decay, n > 1 ? 1 / n : 1); // clipping at 1 folded into Adam, as train.ts does
+    };
+    return { eng, time: (reps: number) => timeIt(reps, one) };
   };
-  const fused = new FusedStep(shape, B);
-  const tFused = timeIt(reps, step(fused));
-  // the floor: the identical GEMM calls (shapes, strides, transposes) and nothing else
+  return { shape, B, x, y, p, g, step };
+}
+
+/** The dense floor: the dense step's GEMM calls (shapes, strides, transposes) and nothing else. */
+function denseFloor(s: Setup, reps: number): number {
+  const { nLayers: L, dModel: d, nFeatures: F } = s.shape;
+  const { B, x, p, g } = s;
   const z = new Float32Array(B * F);
   const a = new Float32Array(B * F);
-  a.set(z);
   const yh = new Float32Array(B * L * d);
   const Ld = L * d;
-  const tFloor = timeIt(reps, () => {
+  return timeIt(reps, () => {
     for (let l = 0; l < L; l++) sgemm(N, N, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 0, z, F);
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
@@ -75,12 +94,112 @@ async function benchShape(name: string, shape: CltShape, B: number, reps: number
       sgemm(T, N, d, F, B, 1, x.subarray(l * d), Ld, z, F, 0, g.wEnc[l]!, F);
     }
   });
-  const tTf = withTfjs ? timeIt(1, step(new TfStep(shape, B))) : null;
-  const mean = fused.stats.active.reduce((s, v) => s + v, 0) / (L * B);
+}
+
+/**
+ * The sparse floor: the encoder-forward GEMMs (inherently dense) plus the four active-set products
+ * as GEMMs on perfectly compacted blocks — as if every token of the batch used the same kA (active)
+ * and kC (candidate) features per layer, measured by the step: decoder forward [B, kA]·[kA, n],
+ * dL/da [B, n]·[n, kC], ∂W_dec [kA, B]·[B, n], ∂W_enc [d, B]·[B, kC]. Real active sets differ per
+ * token, so no implementation reaches it; it is the FLOP count at dense-GEMM speed.
+ */
+function sparseFloor(s: Setup, kA: number[], kC: number[], reps: number): number {
+  const { nLayers: L, dModel: d, nFeatures: F } = s.shape;
+  const { B, x, p } = s;
+  const Ld = L * d;
+  const z = new Float32Array(B * F);
+  const kMax = Math.max(1, ...kA, ...kC);
+  const ac = new Float32Array(B * kMax);
+  const wc = new Float32Array(kMax * Ld);
+  const gwc = new Float32Array(kMax * Ld);
+  const gec = new Float32Array(d * kMax);
+  const yh = new Float32Array(B * Ld);
+  const run = (f: Sgemm) => {
+    for (let l = 0; l < L; l++) f(N, N, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 0, z, F);
+    for (let l = 0; l < L; l++) {
+      const n = (L - l) * d;
+      const a = Math.max(1, kA[l]!);
+      const c = Math.max(1, kC[l]!);
+      f(N, N, B, n, a, 1, ac, a, wc, n, 1, yh.subarray(l * d), Ld);
+      f(N, T, B, c, n, 1, yh.subarray(l * d), Ld, wc, n, 0, ac, c);
+      f(T, N, a, n, B, 1, ac, a, yh.subarray(l * d), Ld, 0, gwc, n);
+      f(T, N, d, c, B, 1, x.subarray(l * d), Ld, ac, c, 0, gec, c);
+    }
+  };
+  return timeIt(reps, () => run(sgemm));
+}
+
+/** The encoder-forward GEMMs alone (the part of the step that stays O(F) per token). */
+function encoderGemm(s: Setup, reps: number): number {
+  const { nLayers: L, dModel: d, nFeatures: F } = s.shape;
+  const z = new Float32Array(s.B * F);
+  return timeIt(reps, () => {
+    for (let l = 0; l < L; l++) sgemm(N, N, s.B, F, d, 1, s.x.subarray(l * d), L * d, s.p.wEnc[l]!, F, 0, z, F);
+  });
+}
+
+/** Seconds per step of bench/clt_numpy_peer.py, or a reason it did not run. */
+function numpyPeer(shape: CltShape, B: number, l0: number): number | string {
+  if (process.env.CLT_BENCH_NUMPY === "0") return "CLT_BENCH_NUMPY=0";
+  const script = fileURLToPath(new URL("./clt_numpy_peer.py", import.meta.url));
+  const args = [script, "--layers", `${shape.nLayers}`, "--d", `${shape.dModel}`, "--features", `${shape.nFeatures}`];
+  const r = spawnSync("python3", [...args, "--batch", `${B}`, "--l0", `${l0}`, "--reps", "1"], { encoding: "utf8" });
+  if (r.error) return "python3 not found";
+  if (r.status === 3) return "numpy not installed";
+  if (r.status !== 0) return `peer failed: ${r.stderr.trim().split("\n").pop()}`;
+  return (JSON.parse(r.stdout.trim()) as { seconds_per_step: number }).seconds_per_step;
+}
+
+interface Row {
+  name: string;
+  shape: CltShape;
+  B: number;
+  l0: number;
+  sparseLayers: number;
+  fused: number;
+  dense: number;
+  floor: number;
+  sparseFloor: number;
+  numpy: number | string;
+  tfjs: number | null;
+}
+
+async function benchShape(name: string, shape: CltShape, B: number, rate: number, reps: number, withTfjs: boolean) {
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const s = setup(shape, B, rate);
+  const auto = s.step("auto");
+  const tFused = auto.time(reps);
+  const st = auto.eng.stats;
+  const kA = Array.from(st.active, (a) => Math.round(a / B));
+  const kC = Array.from(auto.eng.candidates, (c) => Math.round(c / B));
+  const l0 = st.active.reduce((a, v) => a + v, 0) / (L * B);
+  const sparseLayers = auto.eng.sparseLayers.reduce((a, v) => a + v, 0);
+  const tDense = s.step("dense").time(reps);
+  const tFloor = denseFloor(s, reps);
+  const tSparseFloor = sparseFloor(s, kA, kC, reps);
+  const numpy = numpyPeer(shape, B, l0);
+  const tTf = withTfjs
+    ? timeIt(1, () =>
+        new TfStep(shape, B).run(s.p, s.x, s.y, { lambda: 0.1, c: 4, lambdaPre: 3e-6, bandwidth: 0.5 }, s.g),
+      )
+    : null;
   process.stdout.write(
-    `${name}: L=${L} d=${d} F=${F}/layer (${L * F} features), batch ${B} tokens, L0 ≈ ${mean.toFixed(1)}/layer\n`,
+    `${name}: L=${L} d=${d} F=${F}/layer (${L * F} features), batch ${B} tokens, L0 ≈ ${l0.toFixed(1)}/layer, ` +
+      `candidates ≈ ${(kC.reduce((a, v) => a + v, 0) / L).toFixed(1)}/layer, sparse path on ${sparseLayers}/${L} layers\n`,
   );
-  return { name, shape, B, fused: tFused, floor: tFloor, tfjs: tTf };
+  return {
+    name,
+    shape,
+    B,
+    l0,
+    sparseLayers,
+    fused: tFused,
+    dense: tDense,
+    floor: tFloor,
+    sparseFloor: tSparseFloor,
+    numpy,
+    tfjs: tTf,
+  } satisfies Row;
 }
 
 function fmtS(s: number): string {
@@ -89,6 +208,8 @@ function fmtS(s: number): string {
   if (s < 2 * 86400) return `${(s / 3600).toFixed(1)} h`;
   return `${(s / 86400).toFixed(1)} days`;
 }
+const pad = (v: string, n: number) => v.padStart(n);
+const tps = (B: number, s: number) => (B / s).toFixed(0);
 
 const info = await initBackend(undefined, { quiet: true });
 const env = process.env;
@@ -100,33 +221,105 @@ const gpt2: CltShape = {
 };
 const withTfjs = env.CLT_BENCH_TFJS !== "0";
 process.stdout.write(`backend: ${info.description}; OPENBLAS_NUM_THREADS=${env.OPENBLAS_NUM_THREADS ?? "(default)"}\n`);
-const rows = [
-  await benchShape("(a) demo", demo, 2048, 6, withTfjs),
-  await benchShape("(b) GPT-2-small-shaped", gpt2, 1024, 2, false),
+const rows: Row[] = [
+  await benchShape("(a) demo", demo, 2048, 0.03, 4, withTfjs),
+  await benchShape(
+    "(b) GPT-2-small-shaped",
+    gpt2,
+    1024,
+    GPT2_L0 / gpt2.nFeatures,
+    gpt2.nFeatures <= 1024 ? 2 : 1,
+    false,
+  ),
 ];
 process.stdout.write(
-  "\nsize                      fused tok/s   GEMM-floor tok/s   ratio   achieved GFLOP/s   tfjs-ref tok/s\n",
+  "\nsize                      fused tok/s   GEMM-floor tok/s   ratio   sparse-floor tok/s   ratio   dense-path tok/s   numpy tok/s   × numpy   tfjs-ref tok/s\n",
 );
 for (const r of rows) {
-  const fpt = flopsPerToken(r.shape.nLayers, r.shape.dModel, r.shape.nFeatures);
-  const tps = r.B / r.fused;
-  const ftps = r.B / r.floor;
+  const np = typeof r.numpy === "number" ? r.numpy : null;
   process.stdout.write(
-    `${r.name.padEnd(24)}  ${tps.toFixed(0).padStart(11)}   ${ftps.toFixed(0).padStart(16)}   ${(100 * (tps / ftps)).toFixed(0).padStart(4)}%   ${((fpt * tps) / 1e9).toFixed(1).padStart(16)}   ${r.tfjs ? (r.B / r.tfjs).toFixed(0).padStart(14) : "-".padStart(14)}\n`,
+    `${r.name.padEnd(24)}  ${pad(tps(r.B, r.fused), 11)}   ${pad(tps(r.B, r.floor), 16)}   ${pad((100 * (r.floor / r.fused)).toFixed(0), 4)}%   ` +
+      `${pad(tps(r.B, r.sparseFloor), 18)}   ${pad((100 * (r.sparseFloor / r.fused)).toFixed(0), 4)}%   ${pad(tps(r.B, r.dense), 16)}   ` +
+      `${pad(np ? tps(r.B, np) : "-", 11)}   ${pad(np ? (np / r.fused).toFixed(2) : "-", 7)}   ${pad(r.tfjs ? tps(r.B, r.tfjs) : "-", 14)}\n`,
   );
-  process.stdout.write(`  ${(fpt / 1e6).toFixed(1)} MFLOP per training token\n`);
+  const fpt = flopsPerToken(r.shape.nLayers, r.shape.dModel, r.shape.nFeatures);
+  process.stdout.write(
+    `  L0 ${r.l0.toFixed(1)}/layer, sparse path on ${r.sparseLayers}/${r.shape.nLayers} layers; dense step ${(fpt / 1e6).toFixed(1)} MFLOP/token` +
+      `${typeof r.numpy === "string" ? `; numpy peer skipped: ${r.numpy}` : ""}\n`,
+  );
 }
+
+// scaling over F at fixed L0: the step against the encoder-forward GEMM it cannot avoid
+const scalingF = (env.CLT_BENCH_SCALING ?? "1024,2048,4096,8192")
+  .split(",")
+  .map(Number)
+  .filter((f) => f > 0);
+const scaling: Array<{ F: number; step: number; enc: number; l0: number; sparse: number }> = [];
+if (scalingF.length > 0) {
+  const L = gpt2.nLayers;
+  const B = 1024;
+  process.stdout.write(`\nscaling, ${L} × 768, batch ${B}, L0 ≈ ${GPT2_L0}/layer (fused step, path auto):\n`);
+  process.stdout.write(
+    "     F   µs/token   growth   encoder-GEMM µs/token   growth   step/encoder   L0/layer   sparse layers\n",
+  );
+  for (const F of scalingF) {
+    const s = setup({ nLayers: L, dModel: 768, nFeatures: F }, B, GPT2_L0 / F);
+    const a = s.step("auto");
+    const t = a.time(1);
+    const enc = encoderGemm(s, 2);
+    const l0 = a.eng.stats.active.reduce((x, v) => x + v, 0) / (L * B);
+    scaling.push({ F, step: t, enc, l0, sparse: a.eng.sparseLayers.reduce((x, v) => x + v, 0) });
+    const f0 = scaling[0]!;
+    process.stdout.write(
+      `${pad(`${F}`, 6)}   ${pad(((1e6 * t) / B).toFixed(0), 8)}   ${pad(`${(t / f0.step).toFixed(2)}×`, 6)}   ${pad(((1e6 * enc) / B).toFixed(0), 21)}   ` +
+        `${pad(`${(enc / f0.enc).toFixed(2)}×`, 6)}   ${pad((t / enc).toFixed(2), 12)}   ${pad(l0.toFixed(1), 8)}   ${pad(`${scaling.at(-1)!.sparse}/${L}`, 13)}\n`,
+    );
+  }
+}
+
 // estimate: GPT-2 small, 12 × 49,152 features, 100M tokens
-const big = flopsPerToken(12, 768, 49152);
-const total = big * 1e8;
-const b = rows[1]!;
-const cpuFlops = (flopsPerToken(b.shape.nLayers, b.shape.dModel, b.shape.nFeatures) * b.B) / b.fused;
+const Fbig = 49152;
+const Lb = 12;
+const db = 768;
+const tokens = 1e8;
+const params = Lb * (2 * db * Fbig + 2 * Fbig) + Fbig * db * 78 + Lb * db;
+const gib = (params * 16) / 2 ** 30;
+const dense = flopsPerToken(Lb, db, Fbig) * tokens;
+let cpuLine = "  this machine: needs the scaling table (CLT_BENCH_SCALING) for the fit";
+if (scaling.length >= 2 && scaling[0]!.step > 0) {
+  // least-squares fit of seconds per token = a + b·F over the scaling rows (a: the L0-bound sparse
+  // work, b: encoder GEMM + the O(parameters) passes — Adam, norms, gradient norm — per token)
+  const xs = scaling.map((r) => r.F);
+  const ys = scaling.map((r) => r.step / 1024);
+  const mx = xs.reduce((a, v) => a + v, 0) / xs.length;
+  const my = ys.reduce((a, v) => a + v, 0) / ys.length;
+  const b = xs.reduce((a, v, i) => a + (v - mx) * (ys[i]! - my), 0) / xs.reduce((a, v) => a + (v - mx) ** 2, 0);
+  const a = my - b * mx;
+  const perTok = a + b * Fbig;
+  cpuLine =
+    `  this machine (fit of the scaling table, µs/token = ${(1e6 * a).toFixed(0)} + ${(1e6 * b * 1024).toFixed(1)}·F/1024, batch 1024, ` +
+    `extrapolated from F ≤ ${Math.max(...xs)}): ${(1e6 * perTok).toFixed(0)} µs/token → ${fmtS(perTok * tokens)} ` +
+    `(it would also need ${gib.toFixed(0)} GiB for weights, gradients and Adam moments; this machine has 24 GiB)`;
+}
 const gpuTflops = Number(env.CLT_BENCH_GPU_TFLOPS ?? 10);
-const params = 12 * (2 * 768 * 49152 + 2 * 49152) + 49152 * 768 * 78 + 12 * 768;
+const gpuTBs = Number(env.CLT_BENCH_GPU_TBS ?? 1.5);
+const gpuB = 4096;
+// per token on the GPU: encoder forward GEMM at the assumed FLOP rate; the sparse products move
+// ~7 decoder rows of n floats per active feature (forward read, dL/da read for the ~1.7× candidates,
+// ∂W_dec read + write, G reads) at the assumed bandwidth; per step ~48 bytes per parameter (norms,
+// gradient norm, Adam read/write) over a batch of gpuB tokens
+const encFlops = 2 * db * Fbig * Lb;
+let sparseBytes = 0;
+for (let l = 0; l < Lb; l++) sparseBytes += GPT2_L0 * (Lb - l) * db * 4 * 7;
+const denseBytes = (params * 48) / gpuB;
+const gpuTok = encFlops / (gpuTflops * 1e12) + (sparseBytes + denseBytes) / (gpuTBs * 1e12);
 process.stdout.write(
-  `\nestimate, GPT-2 small CLT 12×49,152 = 589,824 features, 100M tokens:\n` +
-    `  ${(big / 1e9).toFixed(2)} GFLOP/token → ${(total / 1e18).toFixed(2)}e18 FLOP; ${(params / 1e9).toFixed(2)}B parameters ` +
-    `(fp32 weights + grads + Adam m,v ≈ ${((params * 16) / 2 ** 30).toFixed(0)} GiB)\n` +
-    `  this machine at the measured GPT-2-shaped rate (${(cpuFlops / 1e9).toFixed(0)} GFLOP/s): ${fmtS(total / cpuFlops)}\n` +
-    `  GPU via tfjs-node-gpu at an assumed ${gpuTflops} TFLOP/s sustained fp32 (CLT_BENCH_GPU_TFLOPS): ${fmtS(total / (gpuTflops * 1e12))}\n`,
+  `\nestimate, GPT-2 small CLT 12×49,152 = 589,824 features, 100M tokens, L0 ≈ ${GPT2_L0}/layer:\n` +
+    `  dense step: ${(dense / tokens / 1e9).toFixed(2)} GFLOP/token → ${(dense / 1e18).toFixed(2)}e18 FLOP; sparse step: encoder forward ` +
+    `${(encFlops / 1e9).toFixed(2)} GFLOP/token + ${(sparseBytes / 1e6).toFixed(0)} MB/token of sparse row traffic + ${((params * 48) / 1e9).toFixed(0)} GB/step of dense parameter passes\n` +
+    `  ${(params / 1e9).toFixed(2)}B parameters (fp32 weights + grads + Adam m,v ≈ ${gib.toFixed(0)} GiB)\n` +
+    `${cpuLine}\n` +
+    `  one GPU (assumed, not measured: ${gpuTflops} TFLOP/s sustained fp32 GEMM [CLT_BENCH_GPU_TFLOPS], ${gpuTBs} TB/s for the sparse and ` +
+    `parameter passes [CLT_BENCH_GPU_TBS], batch ${gpuB}, 80 GB memory — an A100/H100 80GB class card): ` +
+    `${(1e6 * gpuTok).toFixed(1)} µs/token → ${fmtS(gpuTok * tokens)}; the dense step at the same FLOP rate: ${fmtS(dense / (gpuTflops * 1e12))}\n`,
 );

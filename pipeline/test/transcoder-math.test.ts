@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
-import { FusedStep, type LossCoefs } from "../src/transcoder/fused.ts";
+import { FusedStep } from "../src/transcoder/fused.ts";
 import { jumpRelu, jumpStep } from "../src/transcoder/jumprelu.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import {
@@ -16,6 +16,7 @@ import {
   initParams,
   paramList,
 } from "../src/transcoder/params.ts";
+import type { LossCoefs } from "../src/transcoder/step.ts";
 
 await tf.setBackend("cpu");
 

@@ -55,8 +55,8 @@ export function buildDemoAtlas(workDir: string, tag: string): DemoAtlas {
     "features",
     steps,
   );
-  const graphIds = [`${tag}-war`, `${tag}-deal`];
-  const prompts = [GREATER_THAN_PROMPT, "The deal lasted from the year 1642 to 16"];
+  const graphIds = [`${tag}-war1711`, `${tag}-war1538`];
+  const prompts = [GREATER_THAN_PROMPT, "The war lasted from the year 1538 to 15"];
   graphIds.forEach((slug, i) => {
     atlas(
       [

@@ -18,17 +18,17 @@ export function createLoaders(opts: () => ReadOpts) {
     return l;
   }
   return {
-    feature: new DataLoader((ids: readonly string[]) => read.featuresByIds(ids, opts())),
-    details: new DataLoader((ids: readonly string[]) => read.featureDetails(ids, opts())),
-    label: new DataLoader((ids: readonly string[]) => read.labelsByIds(ids, opts())),
-    labelHistory: new DataLoader((ids: readonly string[]) => read.labelHistories(ids, opts())),
-    greaterThan: new DataLoader((ids: readonly string[]) => read.studiedByFeatures(ids, "greater-than", opts())),
-    causal: new DataLoader((ids: readonly string[]) => read.causalEffects(ids, opts())),
-    graph: new DataLoader((ids: readonly string[]) => read.graphsByIds(ids, opts())),
-    edges: (q: read.EdgeQuery) => byArgs("edges", q, (ids) => read.featureEdges(ids, q, opts())),
+    feature: new DataLoader(async (ids: readonly string[]) => read.featuresByIds(ids, opts())),
+    details: new DataLoader(async (ids: readonly string[]) => read.featureDetails(ids, opts())),
+    label: new DataLoader(async (ids: readonly string[]) => read.labelsByIds(ids, opts())),
+    labelHistory: new DataLoader(async (ids: readonly string[]) => read.labelHistories(ids, opts())),
+    greaterThan: new DataLoader(async (ids: readonly string[]) => read.studiedByFeatures(ids, "greater-than", opts())),
+    causal: new DataLoader(async (ids: readonly string[]) => read.causalEffects(ids, opts())),
+    graph: new DataLoader(async (ids: readonly string[]) => read.graphsByIds(ids, opts())),
+    edges: (q: read.EdgeQuery) => byArgs("edges", q, async (ids) => read.featureEdges(ids, q, opts())),
     virtual: (direction: read.EdgeDirection | "both", limit: number) =>
-      byArgs("virtual", [direction, limit], (ids) => read.virtualNeighborEdges(ids, direction, limit, opts())),
-    graphsOf: (limit: number) => byArgs("graphsOf", limit, (ids) => read.graphsOfFeatures(ids, limit, opts())),
+      byArgs("virtual", [direction, limit], async (ids) => read.virtualNeighborEdges(ids, direction, limit, opts())),
+    graphsOf: (limit: number) => byArgs("graphsOf", limit, async (ids) => read.graphsOfFeatures(ids, limit, opts())),
   };
 }
 

@@ -97,16 +97,18 @@ const dir = (d: Direction | null | undefined): db.EdgeDirection | "both" =>
 
 // ── shaping stored JSON ─────────────────────────────────────────────────────────────────────────
 
+/** db FeatureExamples (compact): activations only where nonzero, as [token index, value]. */
 interface StoredExample {
+  id?: string;
   tokens: string[];
   acts: [number, number][];
+  maxIndex?: number;
   maxActivation: number;
-  source?: string;
 }
 
 function example(e: StoredExample) {
   const activations = new Array<number>(e.tokens.length).fill(0);
-  let maxPosition = 0;
+  let maxPosition = -1;
   let best = Number.NEGATIVE_INFINITY;
   for (const [p, v] of e.acts ?? []) {
     if (p >= 0 && p < activations.length) activations[p] = v;
@@ -116,12 +118,21 @@ function example(e: StoredExample) {
     }
   }
   return {
+    id: e.id ?? null,
     tokens: e.tokens,
     activations,
-    maxActivation: e.maxActivation ?? best,
-    maxPosition,
-    source: e.source ?? null,
+    maxActivation: e.maxActivation ?? (Number.isFinite(best) ? best : 0),
+    maxPosition: e.maxIndex ?? maxPosition,
+    source: e.id ?? null,
   };
+}
+
+/** db Histogram: linear bins of width binWidth from 0 (older rows: explicit edges). */
+function histogram(text: string | null | undefined) {
+  const h = json<{ binWidth?: number; edges?: number[]; counts: number[] }>(text);
+  if (!h || !Array.isArray(h.counts)) return null;
+  const binEdges = h.edges ?? Array.from({ length: h.counts.length + 1 }, (_, i) => i * (h.binWidth ?? 0));
+  return { binEdges, binWidth: h.binWidth ?? null, counts: h.counts };
 }
 
 /** Label scores stored as an array of scorer results ({type, value, ci95, positives, negatives}) or a map. */
@@ -523,20 +534,23 @@ export const resolvers = {
       (await db.listTranscoders(ctx.readOpts())).find((t) => t.id === f.transcoderId) ?? null,
     label: (f: FeatureParent, _: Args, ctx: Context) => (f.labelId ? ctx.loaders.label.load(f.labelId) : null),
     labelHistory: (f: FeatureParent, _: Args, ctx: Context) => ctx.loaders.labelHistory.load(f.id),
-    histogram: async (f: FeatureParent, _: Args, ctx: Context) => {
-      const h = json<{ edges: number[]; counts: number[] }>((await ctx.loaders.details.load(f.id))?.histogram);
-      return h ? { binEdges: h.edges, counts: h.counts } : null;
-    },
+    histogram: async (f: FeatureParent, _: Args, ctx: Context) =>
+      histogram((await ctx.loaders.details.load(f.id))?.histogram),
     async topExamples(f: FeatureParent, args: Args, ctx: Context) {
       const n = page(args.first as number | null, 20, ctx.config.maxPage);
       const ex = json<{ top?: StoredExample[] }>((await ctx.loaders.details.load(f.id))?.examples);
       return (ex?.top ?? []).slice(0, n).map(example);
     },
     async quantileExamples(f: FeatureParent, _: Args, ctx: Context) {
-      const ex = json<{ quantiles?: { lower: number; upper: number; examples: StoredExample[] }[] }>(
-        (await ctx.loaders.details.load(f.id))?.examples,
-      );
-      return (ex?.quantiles ?? []).map((q) => ({ lower: q.lower, upper: q.upper, examples: q.examples.map(example) }));
+      type Q = { quantileLow?: number; quantileHigh?: number; lower: number; upper: number; examples: StoredExample[] };
+      const ex = json<{ quantiles?: Q[] }>((await ctx.loaders.details.load(f.id))?.examples);
+      return (ex?.quantiles ?? []).map((q) => ({
+        quantileLow: q.quantileLow ?? null,
+        quantileHigh: q.quantileHigh ?? null,
+        lower: q.lower,
+        upper: q.upper,
+        examples: q.examples.map(example),
+      }));
     },
     async topLogits(f: FeatureParent, args: Args, ctx: Context) {
       const n = page(args.first as number | null, 10, ctx.config.maxPage);

@@ -178,9 +178,9 @@ describe("feature", () => {
     id featureId transcoderId layer index featureIndex density maxActivation graphCount
     label { text source description score scores { name value n lower upper } current }
     labelHistory { text current }
-    histogram { binEdges counts }
-    topExamples { tokens activations maxActivation maxPosition }
-    quantileExamples { lower upper examples { tokens activations } }
+    histogram { binEdges binWidth counts }
+    topExamples { id tokens activations maxActivation maxPosition }
+    quantileExamples { quantileLow quantileHigh lower upper examples { tokens activations } }
     topLogits(first: 3) { token tokenId value } bottomLogits { token value }
     heatmap { rows columns values } greaterThan { rank types }
     upstream { feature { id } weight count graphs } downstream { feature { id } weight count graphs }
@@ -202,10 +202,11 @@ describe("feature", () => {
       scores: [],
       current: true,
     });
-    assert.deepEqual(f.histogram, { binEdges: [0, 1, 2, 3], counts: [8, 3, 1] });
+    assert.deepEqual(f.histogram, { binEdges: [0, 1, 2, 3], binWidth: 1, counts: [8, 3, 1] });
     const ex = examplesOf(1, 3).top[0]!;
     const acts = ex.tokens.map((_, p) => ex.acts.find(([q]) => q === p)?.[1] ?? 0);
     assert.deepEqual(f.topExamples[0], {
+      id: ex.id,
       tokens: ex.tokens,
       activations: acts,
       maxActivation: ex.maxActivation,
@@ -213,10 +214,10 @@ describe("feature", () => {
     });
     assert.equal(f.topExamples.length, 3);
     assert.deepEqual(
-      f.quantileExamples.map((q: Json) => [q.lower, q.upper]),
+      f.quantileExamples.map((q: Json) => [q.quantileLow, q.quantileHigh, q.lower, q.upper]),
       [
-        [0, 1],
-        [1, 2],
+        [0, 0.5, 0, 1],
+        [0.5, 1, 1, 2],
       ],
     );
     assert.deepEqual(f.quantileExamples[1].examples[0].activations, [1.5, 0]);

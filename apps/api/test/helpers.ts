@@ -22,6 +22,8 @@ export async function startApi(opts: StartOptions = {}): Promise<ApiServer> {
       production: false,
       introspection: true,
       graphiql: true,
+      // A shared, busy CI or dev machine must not turn slow answers into TIMEOUT failures here.
+      timeoutMs: 60_000,
       ...opts.config,
     },
     log: opts.log ?? (() => {}),

@@ -41,26 +41,35 @@ export const LLM_SCORES = [
 
 export function examplesOf(layer: number, index: number) {
   const top = [0, 1, 2].map((k) => ({
+    id: `${k}:0`,
     tokens: ["The", " war", " lasted", " from", " 17", "11"],
     acts: [
       [1, 0.5 + k],
       [4, 2 + layer + index / 10 - k / 2],
     ] as [number, number][],
+    maxIndex: 4,
     maxActivation: 2 + layer + index / 10 - k / 2,
-    source: `ctx${k}:0`,
   }));
   return {
     top,
     quantiles: [
       {
+        quantileLow: 0,
+        quantileHigh: 0.5,
         lower: 0,
         upper: 1,
-        examples: [{ tokens: ["a", "b"], acts: [[1, 0.4]] as [number, number][], maxActivation: 0.4 }],
+        examples: [
+          { id: "7:3", tokens: ["a", "b"], acts: [[1, 0.4]] as [number, number][], maxIndex: 1, maxActivation: 0.4 },
+        ],
       },
       {
+        quantileLow: 0.5,
+        quantileHigh: 1,
         lower: 1,
         upper: 2,
-        examples: [{ tokens: ["c", "d"], acts: [[0, 1.5]] as [number, number][], maxActivation: 1.5 }],
+        examples: [
+          { id: "8:0", tokens: ["c", "d"], acts: [[0, 1.5]] as [number, number][], maxIndex: 0, maxActivation: 1.5 },
+        ],
       },
     ],
   };
@@ -156,7 +165,7 @@ export async function seed(): Promise<void> {
         featureIndex: index,
         density: (layer * N_FEATURES + index + 1) / 1000,
         maxActivation: 2 + layer + index / 10,
-        histogram: JSON.stringify({ edges: [0, 1, 2, 3], counts: [5 + index, 3, 1] }),
+        histogram: JSON.stringify({ binWidth: 1, counts: [5 + index, 3, 1] }),
         topLogits: JSON.stringify(topLogitsOf(layer, index)),
         bottomLogits: JSON.stringify(bottomLogitsOf(layer, index)),
         examples: JSON.stringify(examplesOf(layer, index)),

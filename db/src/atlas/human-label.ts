@@ -1,7 +1,6 @@
 // A human label written through the API (`setLabel`): an ordinary (:Label) through `upsertLabels`
-// (so it becomes the current label, denormalized on the Feature for search), plus its provenance
-// (who, when, through what, the note) as a JSON property.
-import { writeTx } from "../driver.ts";
+// (so it becomes the current label, denormalized on the Feature for search) with its provenance
+// (who, when, through what, the note).
 import { labelId, upsertLabels } from "./write.ts";
 
 export interface HumanLabelInput {
@@ -17,6 +16,7 @@ export async function writeHumanLabel(input: HumanLabelInput): Promise<string> {
   const createdAt = new Date().toISOString();
   // The id includes the time so the same text written again is a new history entry.
   const id = labelId(input.featureId, "human", `${input.author}@${createdAt}`, input.text);
+  const provenance = JSON.stringify({ author: input.author, via: "graphql setLabel", note: input.note, createdAt });
   await upsertLabels([
     {
       id,
@@ -25,10 +25,9 @@ export async function writeHumanLabel(input: HumanLabelInput): Promise<string> {
       source: "human",
       explainer: input.author,
       method: "api:setLabel",
+      provenance,
       createdAt,
     },
   ]);
-  const provenance = JSON.stringify({ author: input.author, via: "graphql setLabel", note: input.note, createdAt });
-  await writeTx((tx) => tx.run("MATCH (l:Label {id: $id}) SET l.provenance = $provenance", { id, provenance }));
   return id;
 }

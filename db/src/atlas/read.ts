@@ -24,6 +24,9 @@ export interface FeatureCore {
   density: number | null;
   maxActivation: number | null;
   meanActivation: number | null;
+  minActivation: number | null;
+  stdActivation: number | null;
+  activeTokens: number | null;
   label: string | null;
   description: string | null;
   labelId: string | null;
@@ -36,7 +39,7 @@ export interface FeatureCore {
 }
 
 const FEATURE_CORE = `f {.id, .transcoderId, .layer, .featureIndex, .featureId, .density, .maxActivation,
-  .meanActivation, .label, .description, .labelId, .labelScore, .graphCount, .ablationCount,
+  .meanActivation, .minActivation, .stdActivation, .activeTokens, .label, .description, .labelId, .labelScore, .graphCount, .ablationCount,
   .ablationPredictedMean, .ablationMeasuredLiveMean, .ablationMeasuredFrozenMean}`;
 
 function featureCore(r: Row): FeatureCore {
@@ -51,6 +54,9 @@ function featureCore(r: Row): FeatureCore {
     density: n("density"),
     maxActivation: n("maxActivation"),
     meanActivation: n("meanActivation"),
+    minActivation: n("minActivation"),
+    stdActivation: n("stdActivation"),
+    activeTokens: n("activeTokens"),
     label: s("label"),
     description: s("description"),
     labelId: s("labelId"),
@@ -102,10 +108,17 @@ export async function featureDetails(
   return ids.map((id) => byId.get(id) ?? null);
 }
 
-/** Qualified ids of the features "{layer}_{featureIndex}" of any transcoder (to resolve a short id). */
+/**
+ * Qualified ids of a short "{layer}_{featureIndex}" over the atlas's (few) transcoders, each looked up
+ * through the id constraint (no scan); at most 2 (the caller reports an ambiguity).
+ */
 export async function featureIdsByShortId(shortId: string, opts: ReadOptions = {}): Promise<string[]> {
   const rows = await read(
-    (tx) => tx.rows<{ id: string }>("MATCH (f:Feature {featureId: $s}) RETURN f.id AS id LIMIT 2", { s: shortId }),
+    (tx) =>
+      tx.rows<{ id: string }>(
+        "MATCH (t:Transcoder) MATCH (f:Feature {id: t.id + '/' + $s}) RETURN f.id AS id ORDER BY id LIMIT 2",
+        { s: shortId },
+      ),
     opts,
   );
   return rows.map((r) => r.id);
@@ -153,7 +166,7 @@ export interface SearchResult {
 }
 
 /** At most this many hits are ranked and counted (totalCount saturates there). */
-export const SEARCH_MAX_HITS = 10_000;
+export const SEARCH_MAX_HITS = 1000;
 
 /** Full-text search over the current labels/descriptions (`featureSearch` index), score desc then id. */
 export async function searchFeatures(args: SearchArgs, opts: ReadOptions = {}): Promise<SearchResult> {
@@ -200,17 +213,19 @@ export interface LabelRecord {
   source: string;
   explainer: string | null;
   method: string | null;
+  confidence: number | null;
   score: number | null;
   /** JSON string. */
   scores: string | null;
+  supersedes: string | null;
   /** JSON string. */
   provenance: string | null;
   createdAt: string;
   current: boolean;
 }
 
-const LABEL = `l {.id, .featureId, .text, .description, .source, .explainer, .method, .score, .scores, .provenance,
-  .createdAt, .current}`;
+const LABEL = `l {.id, .featureId, .text, .description, .source, .explainer, .method, .confidence, .score, .scores,
+  .provenance, .supersedes, .createdAt, .current}`;
 
 function labelRecord(r: Row): LabelRecord {
   const s = (k: string) => (r[k] === undefined || r[k] === null ? null : String(r[k]));
@@ -222,8 +237,10 @@ function labelRecord(r: Row): LabelRecord {
     source: String(r.source),
     explainer: s("explainer"),
     method: s("method"),
+    confidence: typeof r.confidence === "number" ? r.confidence : null,
     score: typeof r.score === "number" ? r.score : null,
     scores: s("scores"),
+    supersedes: s("supersedes"),
     provenance: s("provenance"),
     createdAt: String(r.createdAt ?? ""),
     current: r.current === true,

@@ -91,8 +91,10 @@ export type Example = {
   __typename?: 'Example';
   /** One activation per token (0 where inactive). */
   activations: Array<Scalars['Float']['output']>;
+  /** "{contextIndex}:{start}" of the statistics run (quoted in label provenance). */
+  id: Maybe<Scalars['String']['output']>;
   maxActivation: Scalars['Float']['output'];
-  /** Position of the strongest activation. */
+  /** Position of the strongest activation (-1 for a non-activating example). */
   maxPosition: Scalars['Int']['output'];
   source: Maybe<Scalars['String']['output']>;
   tokens: Array<Scalars['String']['output']>;
@@ -100,6 +102,8 @@ export type Example = {
 
 export type Feature = {
   __typename?: 'Feature';
+  /** Tokens on which the feature was active in the statistics pass. */
+  activeTokens: Maybe<Scalars['Int']['output']>;
   /** Tokens the decoder suppresses most, most negative first. */
   bottomLogits: Array<LogitEffect>;
   /** Stored ablation validations: predicted vs measured effect on the target logit, per graph node. */
@@ -132,8 +136,10 @@ export type Feature = {
   layer: Scalars['Int']['output'];
   maxActivation: Maybe<Scalars['Float']['output']>;
   meanActivation: Maybe<Scalars['Float']['output']>;
+  minActivation: Maybe<Scalars['Float']['output']>;
   /** Contexts sampled from activation intervals, lowest interval first. */
   quantileExamples: Array<QuantileGroup>;
+  stdActivation: Maybe<Scalars['Float']['output']>;
   /** Top activating contexts, strongest first. */
   topExamples: Array<Example>;
   /** Tokens the decoder promotes most (logit lens), strongest first. */
@@ -271,6 +277,8 @@ export type Histogram = {
   __typename?: 'Histogram';
   /** Bin edges (length = counts + 1). */
   binEdges: Array<Scalars['Float']['output']>;
+  /** Width of the linear bins starting at 0 (null when the edges are irregular). */
+  binWidth: Maybe<Scalars['Float']['output']>;
   counts: Array<Scalars['Int']['output']>;
 };
 
@@ -300,6 +308,8 @@ export type JobStatus =
 
 export type Label = {
   __typename?: 'Label';
+  /** The explainer's own confidence in [0, 1] (LLM labels). */
+  confidence: Maybe<Scalars['Float']['output']>;
   createdAt: Scalars['String']['output'];
   current: Scalars['Boolean']['output'];
   description: Maybe<Scalars['String']['output']>;
@@ -308,6 +318,7 @@ export type Label = {
   feature: Maybe<Feature>;
   featureId: Scalars['ID']['output'];
   id: Scalars['ID']['output'];
+  /** Prompt template version (LLM labels) or the heuristic rule. */
   method: Maybe<Scalars['String']['output']>;
   /** Everything recorded about how the label was made (models, endpoint, template version, example ids, seed, usage, note). */
   provenance: Maybe<Scalars['JSON']['output']>;
@@ -317,6 +328,8 @@ export type Label = {
   scores: Array<LabelScore>;
   /** Who wrote it: "heuristic", "llm"/"autointerp", "human", "study", … */
   source: Scalars['String']['output'];
+  /** Id of the label this one relabels. */
+  supersedes: Maybe<Scalars['ID']['output']>;
   text: Scalars['String']['output'];
 };
 
@@ -418,7 +431,11 @@ export type Path = {
 export type QuantileGroup = {
   __typename?: 'QuantileGroup';
   examples: Array<Example>;
+  /** The activation values at those quantiles. */
   lower: Scalars['Float']['output'];
+  quantileHigh: Maybe<Scalars['Float']['output']>;
+  /** The activation-quantile interval [quantileLow, quantileHigh) the examples were drawn from. */
+  quantileLow: Maybe<Scalars['Float']['output']>;
   upper: Scalars['Float']['output'];
 };
 
@@ -534,6 +551,7 @@ export type SearchConnection = {
   __typename?: 'SearchConnection';
   edges: Array<SearchEdge>;
   pageInfo: PageInfo;
+  /** Number of hits, counted up to 1,000 (the best 1,000 are ranked and pageable). */
   totalCount: Scalars['Int']['output'];
 };
 

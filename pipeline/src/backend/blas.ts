@@ -24,20 +24,48 @@ export type Sgemm = (
 export const NO_TRANS = 111;
 export const TRANS = 112;
 
+/** cblas_saxpy(n, alpha, x, incx, y, incy) and cblas_sdot(n, x, incx, y, incy) as nblas binds them. */
+type Saxpy = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
+type Sdot = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => number;
+
 /** Why nblas did not load (first line of the error), or null when it did. */
 export let nblasLoadError: string | null = null;
 
-/** nblas.sgemm, or null when the optional native dependency is not installed. */
-export const nativeSgemm: Sgemm | null = (() => {
+const nblas = (() => {
   try {
-    const mod = createRequire(import.meta.url)("nblas") as { sgemm?: Sgemm };
-    if (typeof mod.sgemm === "function") return mod.sgemm;
-    nblasLoadError = "nblas has no sgemm";
+    const mod = createRequire(import.meta.url)("nblas") as { sgemm?: Sgemm; saxpy?: Saxpy; sdot?: Sdot };
+    if (typeof mod.sgemm !== "function") nblasLoadError = "nblas has no sgemm";
+    return mod;
   } catch (err) {
     nblasLoadError = String((err as Error).message ?? err).split("\n")[0] ?? "nblas did not load";
   }
   return null;
 })();
+
+/** nblas.sgemm, or null when the optional native dependency is not installed. */
+export const nativeSgemm: Sgemm | null = typeof nblas?.sgemm === "function" ? nblas.sgemm : null;
+const nativeSaxpy: Saxpy | null = typeof nblas?.saxpy === "function" ? nblas.saxpy : null;
+const nativeSdot: Sdot | null = typeof nblas?.sdot === "function" ? nblas.sdot : null;
+
+/**
+ * y[0..n) += alpha·x[0..n) (BLAS saxpy; rows are passed as subarray views). The sparse CLT step calls
+ * it once per active (token, feature) pair: the SIMD loop runs ~5× faster than the same loop in JS.
+ */
+export function axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void {
+  if (nativeSaxpy) {
+    nativeSaxpy(n, alpha, x, 1, y, 1);
+    return;
+  }
+  for (let r = 0; r < n; r++) y[r] = y[r]! + alpha * x[r]!;
+}
+
+/** Σ_r x[r]·y[r] over [0, n) (BLAS sdot, float32 accumulation; the JS fallback accumulates in float64). */
+export function dot(n: number, x: Float32Array, y: Float32Array): number {
+  if (nativeSdot) return nativeSdot(n, x, 1, y, 1);
+  let s = 0;
+  for (let r = 0; r < n; r++) s += x[r]! * y[r]!;
+  return s;
+}
 
 /** True when the BLAS binding is available (benches and the backend choice report it). */
 export const hasNativeGemm = nativeSgemm !== null;

@@ -61,6 +61,11 @@ export const CltTrainConfigSchema = z
     logEvery: posInt().default(10),
     /** "fused": hand-fused step on BLAS sgemm (fast); "tfjs": tfjs autodiff reference (slow). */
     engine: z.enum(["fused", "tfjs"]).default("fused"),
+    /**
+     * Fused engine: "auto" picks dense GEMMs or sparse row operations per layer and step by the
+     * measured fraction of candidate features (CLT.md, Engine); "dense" / "sparse" force one path.
+     */
+    fusedPath: z.enum(["auto", "dense", "sparse"]).default("auto"),
   })
   .strict();
 

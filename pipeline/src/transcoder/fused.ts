@@ -8,54 +8,54 @@
 //   sparsity = (λ/B) Σ_t Σ_ℓ Σ_i tanh(c·‖W_dec,ℓi‖·a_tℓi)
 //   pre      = (λ_P/B) Σ_t Σ_ℓ Σ_i ReLU(θ_ℓi − z_tℓi)·‖W_dec,ℓi‖
 import { gemm } from "../backend/index.ts";
+import { jumpReluActive } from "./jumprelu.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
+import { activeAxpy, candidateDots, encoderGradSparse, rowViews } from "./sparse.ts";
+import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
-export interface LossCoefs {
-  lambda: number;
-  c: number;
-  lambdaPre: number;
-  bandwidth: number;
+/**
+ * Which products a layer runs: "dense" = the GEMMs over all F features, "sparse" = row operations
+ * over the active set (sparse.ts), "auto" = per layer and step, sparse when the candidate fraction
+ * (active or within the ε-window, measured by the scan) is below `sparseBelow`.
+ */
+export type StepPath = "auto" | "dense" | "sparse";
+
+export interface FusedOptions {
+  path?: StepPath;
+  sparseBelow?: number;
 }
 
-export interface StepStats {
-  loss: number;
-  mse: number;
-  sparsity: number;
-  preAct: number;
-  /** Σ_t ‖ŷ_tj − y_tj‖² per layer (normalized units). */
-  sse: Float64Array;
-  /** Σ_t ‖y_tj − ȳ_j‖² per layer with the batch mean (normalized units). */
-  sst: Float64Array;
-  /** Active features summed over the batch, per layer. */
-  active: Float64Array;
-  /** Per-layer firing counts per feature over the batch. */
-  fired: Uint32Array[];
-}
+/**
+ * Default switch point of "auto": the sparse products cost ~3 row operations per candidate at BLAS
+ * level-1 speed against 3 GEMMs over all B·F elements at level-3 speed; bench:clt measures both
+ * (level-3 runs ~25-40× faster per element here), so below ~3 % candidates the sparse path wins.
+ */
+export const SPARSE_BELOW = 0.03;
 
-/** Zeroed stats for L layers of F features (the engines reuse one object across steps). */
-export function newStepStats(L: number, F: number): StepStats {
-  return {
-    loss: 0,
-    mse: 0,
-    sparsity: 0,
-    preAct: 0,
-    sse: new Float64Array(L),
-    sst: new Float64Array(L),
-    active: new Float64Array(L),
-    fired: Array.from({ length: L }, () => new Uint32Array(F)),
-  };
-}
-
-export class FusedStep {
+export class FusedStep implements TrainStep {
   readonly L: number;
   readonly d: number;
   readonly F: number;
   readonly B: number;
+  readonly path: StepPath;
+  readonly sparseBelow: number;
+  /** Per layer: 1 when the last run took the sparse path. */
+  readonly sparseLayers: Uint8Array;
+  /** Per layer: candidates (active or within the ε-window) listed by the last run's scan. */
+  readonly candidates: Float64Array;
   // z and dL/dz are needed one layer at a time (the backward reads z only at the candidates, kept
-  // in zCand), so one buffer each serves every layer and stays in cache; a is needed per layer.
+  // in zCand), so one buffer each serves every layer and stays in cache; a is needed per layer, and
+  // only by dense layers (allocated on first use, so an all-sparse run never holds L·B·F of it).
   private z: Float32Array;
-  private a: Float32Array[];
-  private ga: Float32Array;
+  private a: (Float32Array | null)[];
+  /** Per layer: a holds values at the previous step's candidates (cleared before the next scan). */
+  private aDirty: Uint8Array;
+  private ga: Float32Array | null = null;
+  /** Per candidate of the current layer: dL/da, then dL/dz. */
+  private gaC = new Float32Array(0);
+  private gzC = new Float32Array(0);
+  /** Sparse ∂W_enc accumulator, [F, d] (allocated on first sparse layer). */
+  private encT: Float32Array | null = null;
   /** Per layer: z at each candidate (same index as cand). */
   private zCand: Float32Array[];
   private yhat: Float32Array;
@@ -72,7 +72,6 @@ export class FusedStep {
   private cand: Int32Array[];
   /** Per layer: cand[rowStart[t] .. rowStart[t+1]) are row t's candidates. */
   private rowStart: Int32Array[];
-  private rowScratch: Float32Array;
   private scanLo: Float64Array;
   /** Per layer: tanh(c·n·z) of each active candidate (same index as cand), reused by the backward. */
   private tanhCand: Float64Array[];
@@ -86,17 +85,23 @@ export class FusedStep {
   private gBenc: Float64Array;
   readonly stats: StepStats;
 
-  constructor(shape: CltShape, batch: number) {
+  constructor(shape: CltShape, batch: number, opts: FusedOptions = {}) {
     this.L = shape.nLayers;
     this.d = shape.dModel;
     this.F = shape.nFeatures;
     this.B = batch;
+    this.path = opts.path ?? "auto";
+    this.sparseBelow = opts.sparseBelow ?? SPARSE_BELOW;
     const { L, d, F, B } = this;
     const per = (n: number) => Array.from({ length: L }, () => new Float32Array(n));
     this.z = new Float32Array(B * F);
-    this.a = per(B * F);
-    this.ga = new Float32Array(B * F);
-    this.zCand = per(B * F);
+    this.a = Array.from({ length: L }, () => null);
+    this.aDirty = new Uint8Array(L);
+    this.sparseLayers = new Uint8Array(L);
+    this.candidates = new Float64Array(L);
+    // candidate lists grow on demand (a few % of B·F once training is sparse)
+    const cap0 = Math.min(B * F, Math.max(1024, Math.ceil((B * F) / 16)));
+    this.zCand = per(cap0);
     this.yhat = new Float32Array(B * L * d);
     this.norms = per(F);
     this.theta = per(F);
@@ -108,9 +113,8 @@ export class FusedStep {
     this.countEq = Array.from({ length: L }, () => new Uint32Array(F));
     this.negPre = new Float64Array(F);
     this.negPreF32 = new Float32Array(F);
-    this.cand = Array.from({ length: L }, () => new Int32Array(B * F));
+    this.cand = Array.from({ length: L }, () => new Int32Array(cap0));
     this.rowStart = Array.from({ length: L }, () => new Int32Array(B + 1));
-    this.rowScratch = new Float32Array(F);
     this.scanLo = new Float64Array(F);
     this.tanhCand = Array.from({ length: L }, () => new Float64Array(0));
     this.xSum = new Float64Array(L * d);
@@ -145,7 +149,6 @@ export class FusedStep {
     const z = this.z;
     columnSums(x, B, Ld, this.xSum);
     for (let l = 0; l < L; l++) {
-      const a = this.a[l]!;
       const b = p.bEnc[l]!;
       const n = this.norms[l]!;
       const th = this.theta[l]!;
@@ -161,18 +164,35 @@ export class FusedStep {
       const szA = this.sumZActive[l]!.fill(0);
       const eq = this.countEq[l]!.fill(0);
       fired.fill(0);
-      const cand = this.cand[l]!;
-      const zc = this.zCand[l]!;
       const rowStart = this.rowStart[l]!;
       // a is nonzero only at the previous step's candidates: clear those instead of all of a
-      clearCandidates(a, cand, rowStart, B, F);
+      if (this.aDirty[l]) clearCandidates(this.a[l]!, this.cand[l]!, rowStart, B, F);
+      this.aDirty[l] = 0;
       // z ≤ lo implies θ − z ≥ hh despite rounding: the scan may list a few extra elements just
       // below the window, which both passes treat exactly like unlisted ones
       const lo = this.scanLo;
       for (let i = 0; i < F; i++) lo[i] = th[i]! - hh - 1e-6 * (Math.abs(th[i]!) + hh);
-      const nc = scanCandidates(z, lo, cand, zc, rowStart, B, F);
+      let nc = scanCandidates(z, lo, this.cand[l]!, this.zCand[l]!, rowStart, B, F);
+      while (nc < 0) {
+        // more candidates than the lists hold (the dense early phase): grow and scan again
+        const cap = Math.min(B * F, 2 * this.cand[l]!.length);
+        this.cand[l] = new Int32Array(cap);
+        this.zCand[l] = new Float32Array(cap);
+        nc = scanCandidates(z, lo, this.cand[l]!, this.zCand[l]!, rowStart, B, F);
+      }
+      const cand = this.cand[l]!;
+      const zc = this.zCand[l]!;
+      this.candidates[l] = nc;
+      const sparse = this.path === "sparse" || (this.path === "auto" && nc < this.sparseBelow * B * F);
+      this.sparseLayers[l] = sparse ? 1 : 0;
+      let a = this.a[l] ?? null;
+      if (!sparse && !a) {
+        a = new Float32Array(B * F);
+        this.a[l] = a;
+      }
       if (this.tanhCand[l]!.length < nc) this.tanhCand[l] = new Float64Array(Math.ceil(nc * 1.25));
-      forwardPass(zc, a, th, n, fired, szA, eq, cand, rowStart, this.tanhCand[l]!, B, F, c, this.pair);
+      forwardPass(zc, sparse ? null : a, th, n, fired, szA, eq, cand, rowStart, this.tanhCand[l]!, B, c, this.pair);
+      if (!sparse) this.aDirty[l] = 1;
       const act = this.pair[0]!;
       sp += this.pair[1]!;
       const below = this.countBelow[l]!;
@@ -188,7 +208,11 @@ export class FusedStep {
     for (let t = 0; t < B; t++) yhat.set(p.bDec, t * Ld);
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
-      gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
+      if (this.sparseLayers[l]) {
+        const yRows = rowViews(yhat, l * d, Ld, n, B);
+        const wRows = rowViews(p.wDec[l]!, 0, n, n, F);
+        activeAxpy(yRows, wRows, true, this.zCand[l]!, this.theta[l]!, this.cand[l]!, this.rowStart[l]!, B, n);
+      } else gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
     }
     // ---- MSE and its gradient in one pass: R = ŷ − y, then dMSE/dŷ = 2R/B kept in yhat,
     // Σ_t dMSE/dŷ_t into grad b_dec, and Σy, Σy² for the FVU denominator Σ‖y − ȳ‖².
@@ -219,13 +243,29 @@ export class FusedStep {
     const half = eps / 2;
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
-      const gl = g.subarray(l * d);
-      // dL/da (MSE part) = G_ℓ·W_dec[ℓ]ᵀ ; dL/dW_dec[ℓ] = a_ℓᵀ·G_ℓ
-      const ga = this.ga;
-      gemm(false, true, B, F, n, 1, gl, Ld, p.wDec[l]!, n, 0, ga, F);
-      gemm(true, false, F, n, B, 1, this.a[l]!, F, gl, Ld, 0, grads.wDec[l]!, n);
+      const sparse = this.sparseLayers[l] === 1;
+      const cand = this.cand[l]!;
+      const zc = this.zCand[l]!;
+      const rowStart = this.rowStart[l]!;
+      const nc = rowStart[B]!;
+      if (this.gaC.length < nc) {
+        this.gaC = new Float32Array(Math.ceil(nc * 1.25));
+        this.gzC = new Float32Array(this.gaC.length);
+      }
+      const gaC = this.gaC;
+      const gzC = this.gzC;
       const nr = this.norms[l]!;
       const th = this.theta[l]!;
+      // dL/da (MSE part) at the candidates: G_ℓ·W_dec[ℓ]ᵀ, densely (one GEMM, then a gather) or
+      // one dot product per candidate that needs it
+      if (sparse) {
+        const gRows = rowViews(g, l * d, Ld, n, B);
+        candidateDots(gRows, rowViews(p.wDec[l]!, 0, n, n, F), zc, th, cand, rowStart, gaC, B, n, half);
+      } else {
+        if (!this.ga) this.ga = new Float32Array(B * F);
+        gemm(false, true, B, F, n, 1, g.subarray(l * d), Ld, p.wDec[l]!, n, 0, this.ga, F);
+        gatherCandidates(this.ga, cand, rowStart, gaC, B, F);
+      }
       const below = this.countBelow[l]!;
       const szB = this.sumZBelow[l]!;
       const gTh = this.gTheta.fill(0);
@@ -241,28 +281,8 @@ export class FusedStep {
         sparseInactive[i] = lamB * c * nr[i]!;
       }
       const thEps = 1 / eps;
-      backwardPass(
-        this.zCand[l]!,
-        ga,
-        th,
-        nr,
-        negPre,
-        negPreF32,
-        sparseInactive,
-        gTh,
-        gN,
-        gB,
-        this.cand[l]!,
-        this.rowStart[l]!,
-        this.tanhCand[l]!,
-        this.rowScratch,
-        B,
-        F,
-        c,
-        lamB,
-        half,
-        thEps,
-      );
+      const tanhC = this.tanhCand[l]!;
+      candidateGrads(zc, gaC, th, nr, negPre, sparseInactive, gTh, gN, gB, cand, tanhC, gzC, nc, c, lamB, half, thEps);
       // pre-activation terms, per feature: d/dθ = λ_P/B·n·count_below; d/dn = λ_P/B·Σ_below(θ−z);
       // d/db_enc = −λ_P/B·n·count_below
       for (let i = 0; i < F; i++) {
@@ -271,16 +291,33 @@ export class FusedStep {
         gN[i]! += lpB * (cb * th[i]! - szB[i]!);
         gB[i]! += negPre[i]! * cb;
       }
-      // dL/dW_enc[ℓ] = x_ℓᵀ·gz
-      gemm(true, false, d, F, B, 1, x.subarray(l * d), Ld, ga, F, 0, grads.wEnc[l]!, F);
       const gbe = grads.bEnc[l]!;
       const glt = grads.logTheta[l]!;
       for (let i = 0; i < F; i++) {
         gbe[i] = gB[i]!;
         glt[i] = gTh[i]! * th[i]!; // chain rule through θ = exp(logθ)
       }
-      // norm terms: d‖w‖/dw = w/‖w‖
-      normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n);
+      if (sparse) {
+        // dL/dz = −λ_P/B·n + (candidate corrections): ∂W_enc = x̄ ⊗ (−λ_P/B·n) + sparse part
+        for (let q = 0; q < nc; q++) gzC[q] = gzC[q]! - negPre[cand[q]!]!;
+        if (!this.encT) this.encT = new Float32Array(F * d);
+        const encT = this.encT;
+        const xRows = rowViews(x, l * d, Ld, d, B);
+        const tRows = rowViews(encT, 0, d, d, F);
+        encoderGradSparse(xRows, this.xSum, l * d, negPre, gzC, cand, rowStart, encT, tRows, grads.wEnc[l]!, B, d, F);
+        // ∂W_dec = norm terms (d‖w‖/dw = w/‖w‖, dense O(F·n)) + Σ over active (t, i) of a_ti·G_t
+        normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n, true);
+        const gRows = rowViews(g, l * d, Ld, n, B);
+        activeAxpy(gRows, rowViews(grads.wDec[l]!, 0, n, n, F), false, zc, th, cand, rowStart, B, n);
+      } else {
+        // dL/dz rows: −λ_P/B·n everywhere below the window, the candidates' values put back
+        const ga = this.ga!;
+        scatterRows(ga, negPreF32, cand, rowStart, gzC, B, F);
+        // dL/dW_enc[ℓ] = x_ℓᵀ·gz ; dL/dW_dec[ℓ] = a_ℓᵀ·G_ℓ + norm terms
+        gemm(true, false, d, F, B, 1, x.subarray(l * d), Ld, ga, F, 0, grads.wEnc[l]!, F);
+        gemm(true, false, F, n, B, 1, this.a[l]!, F, g.subarray(l * d), Ld, 0, grads.wDec[l]!, n);
+        normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n, false);
+      }
     }
     return st;
   }
@@ -363,15 +400,61 @@ function msePass(
   }
 }
 
-/** Decoder-norm terms: gwd[i, :] += (gN_i/‖w_i‖)·wd[i, :] (d‖w‖/dw = w/‖w‖), rows of length n. */
-function normGrad(wd: Float32Array, gwd: Float32Array, nr: Float32Array, gN: Float64Array, F: number, n: number): void {
+/**
+ * Decoder-norm terms: gwd[i, :] += (gN_i/‖w_i‖)·wd[i, :] (d‖w‖/dw = w/‖w‖), rows of length n; with
+ * `set` the rows are overwritten instead (zero where the coefficient is).
+ */
+function normGrad(
+  wd: Float32Array,
+  gwd: Float32Array,
+  nr: Float32Array,
+  gN: Float64Array,
+  F: number,
+  n: number,
+  set: boolean,
+): void {
   for (let i = 0; i < F; i++) {
     const ni = nr[i]!;
-    if (!(ni > 0)) continue;
-    const coef = gN[i]! / ni;
-    if (coef === 0) continue;
+    const coef = ni > 0 ? gN[i]! / ni : 0;
     const off = i * n;
-    for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
+    if (set) {
+      if (coef === 0) gwd.fill(0, off, off + n);
+      else for (let r = 0; r < n; r++) gwd[off + r] = coef * wd[off + r]!;
+    } else if (coef !== 0) for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
+  }
+}
+
+/** out[q] = m[t, cand[q]] for every candidate (row by row). */
+function gatherCandidates(
+  m: Float32Array,
+  cand: Int32Array,
+  rowStart: Int32Array,
+  out: Float32Array,
+  B: number,
+  F: number,
+): void {
+  for (let t = 0; t < B; t++) {
+    const off = t * F;
+    const e = rowStart[t + 1]!;
+    for (let q = rowStart[t]!; q < e; q++) out[q] = m[off + cand[q]!]!;
+  }
+}
+
+/** Every row of m ← base, then m[t, cand[q]] ← vals[q]. */
+function scatterRows(
+  m: Float32Array,
+  base: Float32Array,
+  cand: Int32Array,
+  rowStart: Int32Array,
+  vals: Float32Array,
+  B: number,
+  F: number,
+): void {
+  for (let t = 0; t < B; t++) {
+    const off = t * F;
+    m.set(base, off);
+    const e = rowStart[t + 1]!;
+    for (let q = rowStart[t]!; q < e; q++) m[off + cand[q]!] = vals[q]!;
   }
 }
 
@@ -386,8 +469,9 @@ function clearCandidates(a: Float32Array, cand: Int32Array, rowStart: Int32Array
 
 /**
  * Lists, row by row, the column indices (cand) and values (zc) of the elements of z with
- * !(z ≤ lo) (which includes NaN). Returns their count. The only dense pass over z: unrolled by
- * four with one test per group, since nearly all groups have no candidate.
+ * !(z ≤ lo) (which includes NaN). Returns their count, or −1 when the lists might overflow. The
+ * only dense pass over z: unrolled by four with one test per group, since nearly all groups have
+ * no candidate.
  */
 function scanCandidates(
   z: Float32Array,
@@ -400,8 +484,11 @@ function scanCandidates(
 ): number {
   let nc = 0;
   const F4 = F - (F % 4);
+  const cap = Math.min(cand.length, zc.length);
   for (let t = 0; t < B; t++) {
     const off = t * F;
+    // a row adds at most F: one capacity check per row, not per element
+    if (nc + F > cap) return -1;
     rowStart[t] = nc;
     let i = 0;
     for (; i < F4; i += 4) {
@@ -441,11 +528,12 @@ function scanCandidates(
 
 /**
  * JumpReLU and per-feature sums over one layer's candidates; out = [active count, Σ tanh(c·n·a)].
- * `a` must be zero at the candidates on entry; tanh(c·n·z) of active candidates goes to tanhC.
+ * When `a` is given (dense layers) it must be zero at the candidates on entry and receives the
+ * activations; tanh(c·n·z) of active candidates goes to tanhC.
  */
 function forwardPass(
   zc: Float32Array,
-  a: Float32Array,
+  a: Float32Array | null,
   th: Float32Array,
   n: Float32Array,
   fired: Uint32Array,
@@ -455,12 +543,12 @@ function forwardPass(
   rowStart: Int32Array,
   tanhC: Float64Array,
   B: number,
-  F: number,
   c: number,
   out: Float64Array,
 ): void {
   let act = 0;
   let sp = 0;
+  const F = a ? a.length / B : 0;
   for (let t = 0; t < B; t++) {
     const off = t * F;
     const e = rowStart[t + 1]!;
@@ -468,8 +556,8 @@ function forwardPass(
       const i = cand[q]!;
       const zi = zc[q]!;
       const ti = th[i]!;
-      if (zi > ti) {
-        a[off + i] = zi;
+      if (jumpReluActive(zi, ti)) {
+        if (a) a[off + i] = zi;
         fired[i]!++;
         szA[i]! += zi;
         act++;
@@ -486,58 +574,46 @@ function forwardPass(
 }
 
 /**
- * Backward through the sparsity term and the JumpReLU for one layer: ga holds dMSE/da on entry and
- * dL/dz on exit (pre-activation terms other than the per-element z-gradient are added per feature
- * by the caller). Per row: the candidates are handled from the MSE gradient, then the row is
- * overwritten with −λ_P/B·n (the gradient of every element below the window) and the candidates'
- * values are put back.
+ * Backward through the sparsity term and the JumpReLU at one layer's nc candidates: gaC holds dMSE/da
+ * on entry, dL/dz goes to gz (both indexed like cand). The per-feature sums of the θ, norm and b_enc
+ * gradients are accumulated; the elements below the window (dL/dz = −λ_P/B·n) and the remaining
+ * pre-activation terms are the caller's, per feature.
  */
-function backwardPass(
+function candidateGrads(
   zc: Float32Array,
-  ga: Float32Array,
+  gaC: Float32Array,
   th: Float32Array,
   nr: Float32Array,
   negPre: Float64Array,
-  negPreF32: Float32Array,
   sparseInactive: Float64Array,
   gTh: Float64Array,
   gN: Float64Array,
   gB: Float64Array,
   cand: Int32Array,
-  rowStart: Int32Array,
   tanhC: Float64Array,
-  scratch: Float32Array,
-  B: number,
-  F: number,
+  gz: Float32Array,
+  nc: number,
   c: number,
   lamB: number,
   half: number,
   thEps: number,
 ): void {
-  for (let t = 0; t < B; t++) {
-    const off = t * F;
-    const s = rowStart[t]!;
-    const e = rowStart[t + 1]!;
-    for (let q = s; q < e; q++) {
-      const i = cand[q]!;
-      const zi = zc[q]!;
-      const ti = th[i]!;
-      if (zi > ti) {
-        const ni = nr[i]!;
-        const tv = tanhC[q]!;
-        const s2 = 1 - tv * tv;
-        const gat = ga[off + i]! + lamB * c * ni * s2;
-        gN[i]! += lamB * c * zi * s2;
-        scratch[q - s] = gat;
-        gB[i]! += gat;
-        if (zi - ti < half) gTh[i]! -= ti * thEps * gat;
-      } else {
-        const g0 = ga[off + i]!;
-        scratch[q - s] = zi < ti ? negPre[i]! : 0;
-        if (ti - zi < half) gTh[i]! -= ti * thEps * (g0 + sparseInactive[i]!);
-      }
+  for (let q = 0; q < nc; q++) {
+    const i = cand[q]!;
+    const zi = zc[q]!;
+    const ti = th[i]!;
+    if (jumpReluActive(zi, ti)) {
+      const ni = nr[i]!;
+      const tv = tanhC[q]!;
+      const s2 = 1 - tv * tv;
+      const gat = gaC[q]! + lamB * c * ni * s2;
+      gN[i]! += lamB * c * zi * s2;
+      gz[q] = gat;
+      gB[i]! += gat;
+      if (zi - ti < half) gTh[i]! -= ti * thEps * gat;
+    } else {
+      gz[q] = zi < ti ? negPre[i]! : 0;
+      if (ti - zi < half) gTh[i]! -= ti * thEps * (gaC[q]! + sparseInactive[i]!);
     }
-    ga.set(negPreF32, off);
-    for (let q = s; q < e; q++) ga[off + cand[q]!] = scratch[q - s]!;
   }
 }

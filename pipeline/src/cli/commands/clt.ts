@@ -41,6 +41,7 @@ const TRAIN_FLAGS = {
   bufferTokens: int,
   contextLength: int,
   engine: z.string(),
+  fusedPath: z.string(),
 } as const;
 const TrainArgs = z.object({
   ...Object.fromEntries(Object.entries(TRAIN_FLAGS).map(([k, v]) => [k, v.optional()])),
@@ -100,6 +101,7 @@ export function register(program: Command): void {
     .option("--buffer-tokens <n>", "token-level activation shuffle buffer size")
     .option("--context-length <n>", "tokens per packed context (BOS included)")
     .option("--engine <name>", "fused (BLAS, default) | tfjs (reference)")
+    .option("--fused-path <p>", "auto (default: dense or sparse per layer by active fraction) | dense | sparse")
     .option("--quiet", "no progress bar")
     .action(async (raw: unknown) => {
       const o = parseOptions(TrainArgs, raw, "clt train") as Record<string, unknown> & z.infer<typeof TrainArgs>;

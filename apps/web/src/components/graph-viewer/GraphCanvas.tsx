@@ -41,6 +41,18 @@ export function GraphCanvas(p: GraphCanvasProps) {
     if (!focus) return;
     const mine = [...(graph.inputs.get(focus) ?? []), ...(graph.outputs.get(focus) ?? [])];
     drawEdges(ctx, mine, layout, graph.maxAbsWeight, 1);
+    // The same feature at its other positions (as circuit-tracer's viewer marks them).
+    const fid = graph.byId.get(focus)?.featureId;
+    if (!fid) return;
+    ctx.strokeStyle = "rgba(194, 65, 12, 0.9)";
+    ctx.lineWidth = 2;
+    for (const n of graph.nodes) {
+      const xy = n.featureId === fid && n.id !== focus ? layout.xy.get(n.id) : undefined;
+      if (!xy) continue;
+      ctx.beginPath();
+      ctx.arc(xy.x, xy.y, NODE_R + 4, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
   }, [graph, layout, focus]);
 
   const hoveredNode = p.hovered ? graph.byId.get(p.hovered) : undefined;
