@@ -125,9 +125,8 @@ function saveCheckpoint(dir: string, layers: LayerState[], meta: Meta): void {
       tensors[`L${l}.${name}`] = { dtype: "U8", shape: [b.length], data: b };
     }
   });
-  const tmp = join(dir, `.${STATE_FILE}.${process.pid}.tmp`);
-  writeSafetensors(tmp, tensors, { meta: JSON.stringify(meta) });
-  renameSync(tmp, join(dir, STATE_FILE));
+  // writeSafetensors is atomic (temp + fsync + rename): a kill leaves the previous checkpoint.
+  writeSafetensors(join(dir, STATE_FILE), tensors, { meta: JSON.stringify(meta) });
 }
 
 function loadCheckpoint(dir: string, layers: LayerState[]): Meta {
