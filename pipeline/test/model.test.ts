@@ -411,7 +411,7 @@ describe("compact vocabulary ids", () => {
     assert.deepEqual(model.toGpt2Ids([2, 0, 3, 1]), [464, 50256, 3290, 13]);
     assert.throws(
       () => model.toModelIds([465]),
-      /GPT-2 token id 465 is not in the model's compact vocabulary \(4 tokens, no <unk> row\)/,
+      /the token " his" \(GPT-2 id 465\) is not in the model's compact vocabulary \(4 tokens, no <unk> row\)/,
     );
     assert.throws(() => model.toGpt2Ids([4]), /model token id 4 is outside \[0, 4\)/);
     model.dispose();

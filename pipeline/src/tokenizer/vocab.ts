@@ -3,7 +3,7 @@
 // lists UNK_ID (50257, always the last row) has an `<unk>` row: every GPT-2 id it does not contain maps
 // there, so any prompt runs; the reverse map gives UNK_ID back, which decodes to "<unk>". Without it,
 // an id outside the vocabulary is an error.
-import { GPT2_VOCAB_SIZE, UNK_ID } from "./index.ts";
+import { decodeToken, GPT2_VOCAB_SIZE, UNK_ID } from "./index.ts";
 
 export class CompactVocab {
   /** GPT-2 id of each model row (ascending; UNK_ID last when present). */
@@ -52,7 +52,7 @@ export class CompactVocab {
       if (row < 0) row = this.unkRow;
       if (row < 0) {
         throw new Error(
-          `GPT-2 token id ${g} is not in the model's compact vocabulary (${this.size} tokens, no <unk> row)`,
+          `the token ${JSON.stringify(decodeToken(g))} (GPT-2 id ${g}) is not in the model's compact vocabulary (${this.size} tokens, no <unk> row)`,
         );
       }
       out[i] = row;
