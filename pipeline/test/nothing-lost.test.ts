@@ -21,6 +21,7 @@ import { after, describe, test } from "node:test";
 import { Rng } from "@circuit-atlas/util";
 import { parseCircuitTracerJson, readGraphBinary } from "../src/graph/index.ts";
 import { readSafetensors, writeSafetensors } from "../src/safetensors/index.ts";
+import { BOS_ID, decodeToken, encode, encodeWithBos, UNK_ID } from "../src/tokenizer/index.ts";
 
 const root = mkdtempSync(join(tmpdir(), "nothing-lost-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -223,21 +224,94 @@ describe("each error a user can cause is one sentence and writes nothing", () =>
     assert.equal(existsSync(out), false);
   });
 
-  test("item 4: a prompt token the compact vocabulary lacks is named; nothing is written", () => {
+  // The shipped demo model may or may not have an `<unk>` row (it gains one when it is retrained), so
+  // both cases run on copies of it whose vocab_map.json says which: with `<unk>`, a GPT-2 id the compact
+  // vocabulary lacks reads as `<unk>`; without, the prompt is refused naming the token.
+  const quasar = "The quasar lasted";
+  function demoModelCopy(name: string, withUnk: boolean): { dir: string; missing: number; vocab: number[] } {
+    const dir = join(root, name);
+    cpSync(demoModel, dir, { recursive: true });
+    const mapPath = join(dir, "vocab_map.json");
+    const vocab = JSON.parse(readFileSync(mapPath, "utf8")) as number[];
+    const prompt = encode(quasar);
+    const inVocab = new Set(vocab);
+    const missing = prompt.find((g) => !inVocab.has(g));
+    assert.ok(missing !== undefined, `every token of "${quasar}" is in the demo vocabulary: pick another prompt`);
+    const u = vocab.indexOf(UNK_ID);
+    if (withUnk && u < 0) {
+      // Re-purpose the row of the largest GPT-2 id that the prompt does not use (BOS stays).
+      const row = vocab.reduce(
+        (best, g, i) => (g !== BOS_ID && !prompt.includes(g) && (best < 0 || g > vocab[best]!) ? i : best),
+        -1,
+      );
+      vocab[row] = UNK_ID;
+    } else if (!withUnk && u >= 0) {
+      // Give the `<unk>` row a real GPT-2 id that neither the vocabulary nor the prompt has.
+      let g = BOS_ID - 1;
+      while (inVocab.has(g) || prompt.includes(g)) g--;
+      vocab[u] = g;
+    }
+    writeFileSync(mapPath, JSON.stringify(vocab));
+    return { dir, missing, vocab };
+  }
+
+  test("item 4: a prompt token the compact vocabulary lacks (no <unk> row) is named; nothing is written", () => {
+    const { dir: model, missing } = demoModelCopy("model-no-unk", false);
     const dir = join(root, "vocab");
     mkdirSync(dir);
     const r = atlas(
       "trace",
       "--clt",
       demoClt,
+      "--model",
+      model,
       "--prompt",
-      "The quasar lasted",
+      quasar,
       "--out",
       join(dir, "q.json"),
       "--quiet",
     );
-    oneLineError(r, /trace: --prompt: the token ".+" \(GPT-2 id \d+\) is not in the model's compact vocabulary/);
+    const token = JSON.stringify(decodeToken(missing)).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    oneLineError(
+      r,
+      new RegExp(
+        `trace: --prompt: the token ${token} \\(GPT-2 id ${missing}\\) is not in the model's compact vocabulary \\(\\d+ tokens, no <unk> row\\)`,
+      ),
+    );
     assert.deepEqual(readdirSync(dir), []);
+  });
+
+  test("item 4: with an <unk> row the same prompt is not refused: the token reads as <unk>", () => {
+    const { dir: model, missing, vocab } = demoModelCopy("model-unk", true);
+    const table = atlas("logits", "--model", model, "--prompt", quasar, "--top", "1");
+    assert.equal(table.code, 0, table.stderr);
+    assert.ok(
+      table.stdout.includes(`${JSON.stringify(decodeToken(missing))}→<unk>`),
+      `expected the missing token shown as read by <unk>:\n${table.stdout}`,
+    );
+    const out = join(root, "vocab-unk", "q.json");
+    mkdirSync(join(root, "vocab-unk"));
+    const r = atlas(
+      "trace",
+      "--clt",
+      demoClt,
+      "--model",
+      model,
+      "--prompt",
+      quasar,
+      "--out",
+      out,
+      "--quiet",
+      "--max-feature-nodes",
+      "200",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const g = parseCircuitTracerJson(readFileSync(out, "utf8"), out);
+    assert.equal(g.metadata.prompt, quasar);
+    // The graph shows the tokens as the model read them: those it lacks as <unk>, the others as themselves.
+    const want = encodeWithBos(quasar).map((t) => decodeToken(vocab.includes(t) ? t : UNK_ID));
+    assert.deepEqual(g.metadata.prompt_tokens, want);
+    assert.ok(want.includes("<unk>"));
   });
 
   test("item 5: an impossible size gets a memory estimate before any allocation; no folder", () => {
