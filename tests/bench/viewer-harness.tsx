@@ -1,12 +1,13 @@
 // Browser side of bench:web — the graph viewer's link graph (GraphCanvas: canvas edges + SVG nodes)
 // on a synthetic attribution graph of the requested size, and a floor page that does the least a
 // hover can do in React (one state update, one text node).
+// Only the RNG module: the package entry also loads Node-only helpers (fs, locks) the browser lacks.
+import { Rng } from "@circuit-atlas/util/rng";
 import { type ReactNode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { GraphCanvas } from "../../apps/web/src/components/graph-viewer/GraphCanvas.tsx";
 import { layoutGraph } from "../../apps/web/src/lib/graph-layout.ts";
 import { indexGraph, type ViewEdge, type ViewNode } from "../../apps/web/src/lib/graph-model.ts";
-import { mulberry32 } from "../../pipeline/src/study/rng.ts";
 
 export interface BenchParams {
   nodes: number;
@@ -17,7 +18,7 @@ export interface BenchParams {
 }
 
 function synthetic(p: BenchParams) {
-  const rand = mulberry32(p.seed);
+  const rand = new Rng(p.seed).uniform;
   const nodes: ViewNode[] = [];
   const seen = new Set<string>();
   while (nodes.length < p.nodes) {

@@ -27,8 +27,8 @@ import {
   upsertTranscoders,
   writeGraph,
 } from "@circuit-atlas/db";
+import { Rng } from "@circuit-atlas/util";
 import autocannon from "autocannon";
-import { Rng } from "../../../pipeline/src/data/rng.ts";
 import { featureRowFromStats, graphInputFromJson } from "../../../pipeline/src/ingest/sources.ts";
 import { syntheticFeatureStats, syntheticGraph } from "../../../pipeline/src/ingest/synthetic.ts";
 

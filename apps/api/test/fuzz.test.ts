@@ -4,7 +4,7 @@
 // INTERNAL_SERVER_ERROR), and the database unchanged (fingerprint of all nodes, relationships and labels).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Rng } from "../../../pipeline/src/data/rng.ts";
+import { Rng } from "@circuit-atlas/util";
 import type { ApiServer } from "../src/index.ts";
 import { closeDriver, requireServer, startApi } from "./helpers.ts";
 import { cleanup, fid, fingerprint, RUN, seed, T } from "./seed.ts";
