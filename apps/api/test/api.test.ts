@@ -1,12 +1,11 @@
 // Every operation of the SDL against the real API over HTTP and the real Neo4j, on a seeded atlas;
 // expected values are recomputed here from the seed's inputs, not read back from the database.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { circuitTracerGraphSchema } from "../../../pipeline/src/graph/json.ts";
 import type { ApiServer } from "../src/index.ts";
-import { closeDriver, codes, data, gql, type Json, requireServer, startApi } from "./helpers.ts";
+import { codes, data, gql, type Json, withSeededApi } from "./helpers.ts";
 import {
-  cleanup,
   examplesOf,
   fid,
   graphInput,
@@ -15,7 +14,6 @@ import {
   N_FEATURES,
   N_LAYERS,
   RUN,
-  seed,
   T,
   topLogitsOf,
   VIRTUAL,
@@ -23,16 +21,8 @@ import {
 
 let api: ApiServer;
 
-before(async () => {
-  await requireServer();
-  await seed();
-  api = await startApi();
-});
-
-after(async () => {
-  await api?.close();
-  await cleanup();
-  await closeDriver();
+withSeededApi((a) => {
+  api = a;
 });
 
 // ── independent expectations from the seed's graphs ─────────────────────────────────────────────

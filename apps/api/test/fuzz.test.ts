@@ -3,25 +3,17 @@
 // wrong keys) against the real API and Neo4j. Asserts: never a 5xx, every error typed (no
 // INTERNAL_SERVER_ERROR), and the database unchanged (fingerprint of all nodes, relationships and labels).
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { Rng } from "@circuit-atlas/util";
 import type { ApiServer } from "../src/index.ts";
-import { closeDriver, requireServer, startApi } from "./helpers.ts";
-import { cleanup, fid, fingerprint, RUN, seed, T } from "./seed.ts";
+import { withSeededApi } from "./helpers.ts";
+import { fid, fingerprint, RUN, T } from "./seed.ts";
 
 const N = Number(process.env.ATLAS_FUZZ_N ?? 2000);
 let api: ApiServer;
 
-before(async () => {
-  await requireServer();
-  await seed();
-  api = await startApi();
-});
-
-after(async () => {
-  await api?.close();
-  await cleanup();
-  await closeDriver();
+withSeededApi((a) => {
+  api = a;
 });
 
 const rng = new Rng(20261130);

@@ -1,6 +1,8 @@
 // Test helpers: the real API server on a free port (listen on 0) over the real Neo4j on NEO4J_URI.
+import { after, before } from "node:test";
 import { closeDriver, loadConfig, ping } from "@circuit-atlas/db";
 import { type ApiServer, type StartOptions, startApiServer } from "../src/index.ts";
+import { cleanup, seed } from "./seed.ts";
 
 export const API_KEY = "test-key-0123456789";
 
@@ -27,6 +29,25 @@ export async function startApi(opts: StartOptions = {}): Promise<ApiServer> {
       ...opts.config,
     },
     log: opts.log ?? (() => {}),
+  });
+}
+
+/**
+ * The file's lifecycle: before its tests, seed the atlas and start the API (with `opts`); after them,
+ * stop the API, remove the seed and close the driver. `started` receives the running server.
+ */
+export function withSeededApi(started: (api: ApiServer) => void, opts: StartOptions = {}): void {
+  let api: ApiServer | undefined;
+  before(async () => {
+    await requireServer();
+    await seed();
+    api = await startApi(opts);
+    started(api);
+  });
+  after(async () => {
+    await api?.close();
+    await cleanup();
+    await closeDriver();
   });
 }
 

@@ -1,20 +1,21 @@
 // Limits, typed errors, CSRF prevention, introspection, GraphiQL and the API-key-protected
 // mutations, against the real API over HTTP and the real Neo4j.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { formatError } from "../src/errors.ts";
 import type { ApiServer, Job } from "../src/index.ts";
-import { API_KEY, closeDriver, codes, data, gql, type Json, requireServer, startApi } from "./helpers.ts";
-import { cleanup, fid, fingerprint, LABELS, RUN, seed, T } from "./seed.ts";
+import { API_KEY, codes, data, gql, type Json, startApi, withSeededApi } from "./helpers.ts";
+import { fid, fingerprint, LABELS, RUN, T } from "./seed.ts";
 
 let api: ApiServer;
 const runs: string[] = [];
 let failNext = false;
 
-before(async () => {
-  await requireServer();
-  await seed();
-  api = await startApi({
+withSeededApi(
+  (a) => {
+    api = a;
+  },
+  {
     // The pipeline runner is replaced by one that records the prompt and "builds" an existing graph.
     jobRunner: async (job: Job, log) => {
       runs.push(job.prompt);
@@ -23,14 +24,8 @@ before(async () => {
       if (failNext) throw new Error("trace failed: model not found");
       return `${RUN}-g0`;
     },
-  });
-});
-
-after(async () => {
-  await api?.close();
-  await cleanup();
-  await closeDriver();
-});
+  },
+);
 
 const nested = (depth: number) => {
   let sel = "id";
