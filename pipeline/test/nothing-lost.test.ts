@@ -49,10 +49,16 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-/** The error line of a failed run: exit 1, exactly one line on stderr matching `re`. */
+/**
+ * The error line of a failed run: exit 1, exactly one line on stderr matching `re` (besides the
+ * "backend: …" line `atlas logits` prints before any work).
+ */
 function oneLineError(r: { code: number; stderr: string; stdout: string }, re: RegExp): void {
   assert.equal(r.code, 1, `expected a failure, got ${r.code}: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split("\n");
+  const lines = r.stderr
+    .trimEnd()
+    .split("\n")
+    .filter((l) => !/^backend: /.test(l));
   assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
   assert.match(lines[0]!, /^atlas: error: /);
   assert.match(lines[0]!, re);

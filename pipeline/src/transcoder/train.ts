@@ -141,9 +141,21 @@ function saveCheckpoint(runDir: string, st: CheckpointState, params: CltParams, 
 export function checkpointTrainConfig(runDir: string): Record<string, unknown> | null {
   for (const dir of [join(runDir, CHECKPOINT_DIR), join(runDir, `${CHECKPOINT_DIR}.old`)]) {
     const f = checkpointFiles(dir);
-    if (existsSync(f.state)) return (JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState).config;
+    if (existsSync(f.state)) return readCheckpointState(f.state).config;
   }
   return null;
+}
+
+/** A checkpoint's state.json; a damaged one is named with what to do about it. */
+function readCheckpointState(path: string): CheckpointState {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as CheckpointState;
+  } catch (err) {
+    throw new Error(
+      `cannot resume: checkpoint file ${path} is damaged (${(err as Error).message}); ` +
+        "start over with --force, or restore the checkpoint folder from a copy",
+    );
+  }
 }
 
 function loadCheckpoint(runDir: string): {
@@ -157,15 +169,7 @@ function loadCheckpoint(runDir: string): {
   restoreSwappedDir(dir);
   const f = checkpointFiles(dir);
   if (!existsSync(f.state)) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
-  let st: CheckpointState;
-  try {
-    st = JSON.parse(readFileSync(f.state, "utf8")) as CheckpointState;
-  } catch (err) {
-    throw new Error(
-      `cannot resume: checkpoint file ${f.state} is damaged (${(err as Error).message}); ` +
-        "start over with --force, or restore the checkpoint folder from a copy",
-    );
-  }
+  const st = readCheckpointState(f.state);
   if (st.version !== 1) throw new Error(`cannot resume: unsupported checkpoint version ${st.version}`);
   const params = allocParams(st.shape);
   const pf = readSafetensors(f.params);
