@@ -16,4 +16,4 @@ export { acquireLock, LockedError, type LockOptions, type LockOwner, type Releas
 export { createProgress, formatDuration, type Progress, type ProgressOptions, stageLog } from "./progress.ts";
 export { publishUnit, recoverUnit, type UnitFile } from "./publish.ts";
 export { Rng, type RngState } from "./rng.ts";
-export { checkRunFolder, claimRunFolder, type RunFolder, type RunFolderOptions } from "./run-folder.ts";
+export { checkRunFolder, claimRunFolder, inRunFolder, type RunFolder, type RunFolderOptions } from "./run-folder.ts";

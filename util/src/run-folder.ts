@@ -81,6 +81,19 @@ export async function claimRunFolder(dir: string, opts: RunFolderOptions): Promi
   };
 }
 
+/** Claims `dir`, runs `work` in it and lets it go (a failed run's new, still-empty folder is removed). */
+export async function inRunFolder<T>(dir: string, opts: RunFolderOptions, work: () => Promise<T>): Promise<T> {
+  const folder = await claimRunFolder(dir, opts);
+  let failed = true;
+  try {
+    const out = await work();
+    failed = false;
+    return out;
+  } finally {
+    folder.release({ failed });
+  }
+}
+
 function removeIfEmpty(dir: string): void {
   try {
     if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { acquireLock, claimRunFolder, LockedError, withLock } from "../src/index.ts";
+import { acquireLock, claimRunFolder, inRunFolder, LockedError, withLock } from "../src/index.ts";
 
 const holder = fileURLToPath(new URL("./fixtures/hold-lock.ts", import.meta.url));
 
@@ -75,4 +75,33 @@ test("a run folder with a result is refused unchanged; --force empties it; a fai
   assert.equal(existsSync(fresh), false);
   writeFileSync(join(root, "file"), "x");
   await assert.rejects(claimRunFolder(join(root, "file"), opts), /--out .*file is a file; it must name a folder/);
+});
+
+test("inRunFolder: the work's result comes back and the lock is let go; a failing run's new empty folder is removed", async () => {
+  const root = mkdtempSync(join(tmpdir(), "inrunfolder-"));
+  const opts = { what: "test", mode: "create" as const, results: ["out.bin"] };
+  const run = join(root, "run");
+  const got = await inRunFolder(run, opts, async () => {
+    writeFileSync(join(run, "out.bin"), "1");
+    return 42;
+  });
+  assert.equal(got, 42);
+  // The lock was released: a second writer in "add" mode gets in at once.
+  await inRunFolder(run, { ...opts, mode: "add" }, async () => {});
+  const failing = join(root, "failing");
+  await assert.rejects(
+    inRunFolder(failing, opts, async () => {
+      throw new Error("boom");
+    }),
+    /boom/,
+  );
+  assert.equal(existsSync(failing), false);
+  // A folder that existed before is kept when the run fails.
+  await assert.rejects(
+    inRunFolder(run, { ...opts, mode: "add" }, async () => {
+      throw new Error("boom");
+    }),
+    /boom/,
+  );
+  assert.equal(readFileSync(join(run, "out.bin"), "utf8"), "1");
 });

@@ -13,9 +13,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  claimRunFolder,
   createProgress,
   formatDuration,
+  inRunFolder,
   Rng,
   restoreSwappedDir,
   swapDir,
@@ -319,20 +319,15 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
   }
   // Every check that can fail comes before the first write (the shape before the corpus).
   modelConfig(o, 1);
-  const folder = await claimRunFolder(out, {
+  const folder = {
     what: "atlas lm train",
-    mode: options.resume ? "add" : "create",
+    mode: options.resume ? ("add" as const) : ("create" as const),
     results: ["model/config.json", "checkpoint"],
     noun: "a trained model",
-  });
-  try {
-    return await trainLmInFolder(options, o, { out, ckptDir, metricsPath, checkpointEvery, evalEvery, log });
-  } catch (err) {
-    folder.release({ failed: true });
-    throw err;
-  } finally {
-    folder.release();
-  }
+  };
+  return inRunFolder(out, folder, () =>
+    trainLmInFolder(options, o, { out, ckptDir, metricsPath, checkpointEvery, evalEvery, log }),
+  );
 }
 
 async function trainLmInFolder(

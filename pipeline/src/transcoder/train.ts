@@ -6,8 +6,8 @@ import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import {
   checkRunFolder,
-  claimRunFolder,
   createProgress,
+  inRunFolder,
   restoreSwappedDir,
   swapDir,
   tempPath,
@@ -265,15 +265,9 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
         `${mem.largestArray > MAX_TYPED_ARRAY ? " and more than one array can hold" : ""}; lower --features-per-layer, --buffer-tokens or --batch-tokens`,
     );
   }
-  const folder = await claimRunFolder(runDir, folderOpts);
-  try {
-    return await trainInFolder(opts, cfg, { runDir, ckDir, metricsPath, source, shape, totalSteps });
-  } catch (err) {
-    folder.release({ failed: true });
-    throw err;
-  } finally {
-    folder.release();
-  }
+  return inRunFolder(runDir, folderOpts, () =>
+    trainInFolder(opts, cfg, { runDir, ckDir, metricsPath, source, shape, totalSteps }),
+  );
 }
 
 async function trainInFolder(

@@ -1,7 +1,7 @@
 // `atlas clt …`: cross-layer transcoders — train, eval, export/import circuit-tracer files.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { claimRunFolder, createProgress, writeJsonAtomic } from "@circuit-atlas/util";
+import { createProgress, inRunFolder, writeJsonAtomic } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -187,8 +187,7 @@ export function register(program: Command): void {
       if (!modelDir) throw new Error("clt eval: the run config records no model dir; pass --model");
       if (!existsSync(join(modelDir, "config.json")))
         throw new Error(`model dir not found or not a model: ${modelDir}`);
-      const folder = await claimRunFolder(runDir, { what: "atlas clt eval", mode: "add", flag: "<run-dir>" });
-      try {
+      await inRunFolder(runDir, { what: "atlas clt eval", mode: "add", flag: "<run-dir>" }, async () => {
         await initBackend(undefined, { quiet: true });
         const clt = CLT.fromRunDir(runDir);
         const model = await loadModel(modelDir);
@@ -224,9 +223,7 @@ export function register(program: Command): void {
         if (o.json) process.stdout.write(`${JSON.stringify(metrics)}\n`);
         else printTable(metrics, r);
         process.stderr.write(`wrote ${resultPath}\n`);
-      } finally {
-        folder.release();
-      }
+      });
     });
 
   clt
