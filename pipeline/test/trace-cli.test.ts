@@ -72,7 +72,7 @@ test("atlas trace: a prompt with words outside the demo vocabulary traces throug
   // Embedding nodes carry the reserved id 50257 at <unk> positions, the real GPT-2 id elsewhere.
   const gpt2 = [BOS_ID, ...encode(prompt)];
   for (const n of g.nodes.filter((x) => x.feature_type === "embedding")) {
-    const [, tok, pos] = n.node_id.split("_").map(Number);
+    const [, tok, pos] = n.node_id.split("_").map(Number) as [number, number, number];
     assert.equal(tok, pos === 2 || pos === 3 ? 50257 : gpt2[pos]);
   }
   const top = g.nodes.find((n) => n.feature_type === "logit" && n.is_target_logit);
