@@ -5,8 +5,8 @@ import { createProgress, inRunFolder, writeJsonAtomic } from "@circuit-atlas/uti
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
-import { openCorpus } from "../../data/index.ts";
-import { loadModel } from "../../model/index.ts";
+import { corpusId, openCorpus } from "../../data/index.ts";
+import { loadModel, modelId } from "../../model/index.ts";
 import {
   CLT,
   checkpointTrainConfig,
@@ -211,13 +211,14 @@ export function register(program: Command): void {
         };
         writeJsonAtomic(resultPath, {
           ...metrics,
+          // ids, not local paths: eval.json ships with CLTs and is published
           details: {
             tokens: r.tokens,
             contexts: r.contexts,
             n_ctx: r.nCtx,
             ce: r.ce,
-            corpus: o.corpus,
-            model: modelDir,
+            corpus: corpusId(corpus),
+            model: modelId(modelDir),
           },
         });
         if (o.json) process.stdout.write(`${JSON.stringify(metrics)}\n`);
