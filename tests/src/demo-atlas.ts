@@ -23,6 +23,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { readTx, writeTx } from "@circuit-atlas/db";
+import type { IngestSummary } from "../../pipeline/src/ingest/index.ts";
 import { repoRoot, resultsDir } from "./stack.ts";
 
 const atlasBin = join(repoRoot, "pipeline", "bin", "atlas.mjs");
@@ -33,15 +34,6 @@ const ID_PREFIX = "e2e-demo-";
 
 export const GREATER_THAN_PROMPT = "The war lasted from the year 1711 to 17";
 const PROMPTS = [GREATER_THAN_PROMPT, "The war lasted from the year 1538 to 15"];
-
-/** What `atlas ingest` printed (its JSON summary). */
-export interface IngestSummary {
-  transcoderId: string;
-  graphs: { created: number; replaced: number; unchanged: number; nodes: number; edges: number };
-  studies: number;
-  features: number;
-  labels: number;
-}
 
 export interface DemoAtlas {
   key: string;
@@ -54,6 +46,7 @@ export interface DemoAtlas {
   graphFiles: Record<string, string>;
   /** Wall time of each build step, seconds (of the build that made the cached files). */
   steps: Record<string, number>;
+  /** What `atlas ingest` printed (its JSON summary). */
   ingest: IngestSummary;
 }
 
