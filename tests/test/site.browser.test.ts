@@ -12,7 +12,8 @@ import { closeDriver, loadConfig, ping } from "@circuit-atlas/db";
 import type { Browser, Page } from "playwright-core";
 import { blockExternal, launchBrowser, navigationTiming } from "../src/browser.ts";
 import { type DemoAtlas, demoAtlas, GREATER_THAN_PROMPT } from "../src/demo-atlas.ts";
-import { freePort, repoRoot, resultsDir, type Server, startServer } from "../src/stack.ts";
+import { gqlData } from "../src/graphql.ts";
+import { freePort, repoRoot, resultsDir, type Server, startApi, startServer } from "../src/stack.ts";
 
 const shots = join(resultsDir, "screenshots");
 
@@ -24,16 +25,7 @@ let apiUrl: string;
 let webUrl: string;
 const timings: Record<string, unknown> = {};
 
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(apiUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(`API: ${body.errors.map((e) => e.message).join("; ")}`);
-  return body.data!;
-}
+const gql = <T>(query: string, variables: Record<string, unknown> = {}) => gqlData<T>(apiUrl, query, variables);
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -135,17 +127,8 @@ describe("atlas site in Chromium", { timeout: 40 * 60_000 }, () => {
     timings.demoAtlasSec = Number(((performance.now() - t0) / 1000).toFixed(1));
     timings.demoAtlasBuildSteps = demo.steps;
 
-    const apiPort = await freePort();
-    apiUrl = `http://127.0.0.1:${apiPort}/graphql`;
-    api = await startServer({
-      name: "api",
-      cmd: "npm",
-      args: ["run", "--silent", "api", "-w", "@circuit-atlas/api"],
-      // Generous query timeout: the test machine may be shared and slow; latency is bench:api's business.
-      env: { PORT: String(apiPort), HOST: "127.0.0.1", ATLAS_API_TIMEOUT_MS: "60000" },
-      readyUrl: apiUrl,
-      readyGraphQL: "{ __typename }",
-    });
+    api = await startApi();
+    apiUrl = api.url;
 
     // The production build, as users run it. ATLAS_WEB_SKIP_BUILD=1 reuses an existing .next/ while iterating.
     if (process.env.ATLAS_WEB_SKIP_BUILD !== "1") {
