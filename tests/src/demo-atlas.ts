@@ -12,7 +12,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -23,7 +22,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { readTx, writeTx } from "@circuit-atlas/db";
-import type { IngestSummary } from "../../pipeline/src/ingest/index.ts";
+import { copyDemoClt, type IngestSummary } from "../../pipeline/src/ingest/index.ts";
 import { repoRoot, resultsDir } from "./stack.ts";
 
 const atlasBin = join(repoRoot, "pipeline", "bin", "atlas.mjs");
@@ -78,16 +77,9 @@ function assetsKey(): string {
 
 function buildFiles(dir: string, tag: string, steps: Record<string, number>): Omit<DemoAtlas, "ingest" | "key"> {
   const transcoderId = `${tag}-clt`;
-  const cltDir = join(dir, transcoderId);
+  const cltDir = copyDemoClt(dir, transcoderId);
   const runDir = join(dir, "run");
-  mkdirSync(cltDir, { recursive: true });
   mkdirSync(runDir, { recursive: true });
-  // The demo CLT under this build's name (the directory name is the transcoder id).
-  for (const f of ["clt.safetensors", "eval.json"]) copyFileSync(join(assets, "demo-clt", f), join(cltDir, f));
-  const cfg = JSON.parse(readFileSync(join(assets, "demo-clt", "config.json"), "utf8")) as Record<string, unknown>;
-  cfg.model = join(assets, "demo-model");
-  delete cfg.modelAbsolute;
-  writeFileSync(join(cltDir, "config.json"), JSON.stringify(cfg));
 
   const corpus = join(dir, "corpus");
   atlas(["corpus", "demo", "--out", corpus, "--split", "heldout", "--tokens", "40000"], "corpus", steps);
