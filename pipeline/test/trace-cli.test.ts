@@ -2,21 +2,24 @@
 // model + demo CLT, with Goodfire's exact prompt: the public file contracts and their invariants.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { after, test } from "node:test";
 import { readCircuitTracerJson, readGraphBinary } from "../src/graph/index.ts";
 import { BOS_ID, decodeToken, encode } from "../src/tokenizer/index.ts";
+import { circuitTracerViolations, jsonStrings, neuronpediaViolations } from "./graph-json-validators.ts";
 
 const root = mkdtempSync(join(tmpdir(), "trace-cli-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const bin = join(import.meta.dirname, "..", "bin", "atlas.mjs");
 const clt = join(import.meta.dirname, "..", "assets", "demo-clt");
+const model = join(import.meta.dirname, "..", "assets", "demo-model");
 const PROMPT = "The war lasted from the year 1711 to 17";
 
 function atlas(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 180_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 420_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -51,7 +54,29 @@ test("atlas trace: circuit-tracer JSON, full adjacency side file, validation in 
   assert.match(year, /^\d\d$/);
   assert.ok(Number(year) > 11, `top logit "${year}"`);
 
+  // Published contracts (independent validators) and no local path anywhere: the model and the CLT
+  // are named by folder name + sha256 of their weights, recomputed here.
+  const raw = JSON.parse(readFileSync(out, "utf8"));
+  assert.deepEqual(circuitTracerViolations(raw), []);
+  assert.deepEqual(neuronpediaViolations(raw), []);
+  for (const { path, value } of jsonStrings(raw)) {
+    assert.ok(!isAbsolute(value) && !value.includes(root) && !value.includes(homedir()), `${path} is a path: ${value}`);
+  }
+  const sha = (...files: string[]) => {
+    const h = createHash("sha256");
+    for (const f of files) h.update(readFileSync(f));
+    return h.digest("hex");
+  };
+  assert.deepEqual(
+    [raw.metadata.atlas.model, raw.metadata.atlas.model_sha256, raw.metadata.atlas.clt, raw.metadata.atlas.clt_sha256],
+    ["demo-model", sha(join(model, "model.safetensors")), "demo-clt", sha(join(clt, "clt.safetensors"))],
+  );
+  assert.equal(raw.metadata.scan, "demo-clt");
+  assert.deepEqual(raw.metadata.pruning_settings, { node_threshold: 0.8, edge_threshold: 0.98 });
+  assert.equal(raw.metadata.generation_settings.max_feature_nodes, 7500);
+
   const side = readGraphBinary(out.replace(/\.json$/, ".graph.safetensors"));
+  assert.equal(side.metadata.model, "demo-model");
   assert.ok(side.graph.features.length >= g.nodes.filter((n) => n.feature_type === "cross layer transcoder").length);
 
   const v = JSON.parse(readFileSync(out.replace(/\.json$/, ".validation.json"), "utf8"));
