@@ -11,15 +11,7 @@
 // database keeps at most one.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readTx, writeTx } from "@circuit-atlas/db";
 import { copyDemoClt, type IngestSummary } from "../../pipeline/src/ingest/index.ts";
