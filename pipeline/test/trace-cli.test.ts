@@ -86,6 +86,24 @@ test("atlas trace: circuit-tracer JSON, full adjacency side file, validation in 
   assert.ok(v.frozen.spearman > 0.8, `frozen Spearman ${v.frozen.spearman}`);
 });
 
+test("atlas trace: a prompt with words outside the demo vocabulary traces through <unk>", () => {
+  // " pand" and "emic" are not among the demo model's 1 146 rows: they map to the learned <unk> row.
+  const prompt = "The pandemic lasted from the year 1711 to 17";
+  const out = join(root, "pandemic.json");
+  const r = atlas("trace", "--clt", clt, "--prompt", prompt, "--out", out, "--quiet");
+  assert.equal(r.code, 0, r.stderr);
+  const g = readCircuitTracerJson(out);
+  assert.deepEqual(g.metadata.prompt_tokens.slice(0, 5), ["<|endoftext|>", "The", "<unk>", "<unk>", " lasted"]);
+  // Embedding nodes carry the reserved id 50257 at <unk> positions, the real GPT-2 id elsewhere.
+  const gpt2 = [BOS_ID, ...encode(prompt)];
+  for (const n of g.nodes.filter((x) => x.feature_type === "embedding")) {
+    const [, tok, pos] = n.node_id.split("_").map(Number) as [number, number, number];
+    assert.equal(tok, pos === 2 || pos === 3 ? 50257 : gpt2[pos]);
+  }
+  const top = g.nodes.find((n) => n.feature_type === "logit" && n.is_target_logit);
+  assert.ok(top && Number(decodeToken(Number(top.node_id.split("_")[1]))) > 11);
+});
+
 test("atlas intervene: ×1 reproduces the clean logits; ×0 on a feature changes them", () => {
   const base = atlas("intervene", "--clt", clt, "--prompt", PROMPT, "--feature", "0:10*1", "--json");
   assert.equal(base.code, 0, base.stderr);
