@@ -1,10 +1,20 @@
 // A GraphQL request over HTTP that must succeed: the data, or an error naming the API's messages.
 export async function gqlData<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
+  const send = () =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, variables }),
+    });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (e) {
+    // A kept-alive socket the server closed for idleness just as the request went out: send it once
+    // more on a fresh one (only reads go through here).
+    if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
+    res = await send();
+  }
   const text = await res.text();
   let body: { data?: T; errors?: { message: string }[] };
   try {
