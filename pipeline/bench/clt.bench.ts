@@ -15,11 +15,12 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { initBackend, NO_TRANS as N, requireNativeSgemm, type Sgemm, TRANS as T } from "../src/backend/index.ts";
-import { FusedStep, type LossCoefs, type StepPath } from "../src/transcoder/fused.ts";
+import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
 import { allocParams, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import type { LossCoefs } from "../src/transcoder/step.ts";
 import { timeIt } from "./util.ts";
 
 const sgemm = requireNativeSgemm("bench:clt (GEMM floors)");

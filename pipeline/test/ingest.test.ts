@@ -278,7 +278,7 @@ describe("atlas ingest against the real Neo4j", () => {
       labelRecord(1, 7, "century of a date range", "llm", "2026-01-02T00:00:00.000Z"),
       labelRecord(0, 3, "opening parenthesis", "heuristic", "2026-01-01T00:00:00.000Z"),
     ];
-    writeFileSync(join(cltDir, "labels", "labels.jsonl"), labels.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    writeFileSync(join(cltDir, "labels", "labels.jsonl"), `${labels.map((l) => JSON.stringify(l)).join("\n")}\n`);
     // Two real graphs (with ablation validations) and a small study, made by the pipeline.
     for (const [slug, prompt] of [
       [`${TAG}-war`, "The war lasted from the year 1711 to 17"],

@@ -90,15 +90,20 @@ describe("GPT-2 forward vs float64 reference", () => {
     const { logits, cache } = model.run(ids, { cache: () => true });
     const ref = referenceForward(cfg, w, ids);
     assert.deepEqual(Object.keys(cache).sort(), Object.keys(ref.hooks).sort());
-    assert.equal(Object.keys(cache).length, 2 + 9 * cfg.nLayers + 1);
+    // per block: resid_pre, ln1.{scale,normalized}, attn.hook_pattern, attn_out, resid_mid, mlp_in,
+    // ln2.{scale,normalized}, mlp.{hook_pre,hook_post}, mlp_out, resid_post; then ln_final.{scale,normalized}
+    assert.equal(Object.keys(cache).length, 2 + 13 * cfg.nLayers + 2);
     for (const [name, t] of Object.entries(ref.hooks)) {
       assert.deepEqual(cache[name]!.shape, t.shape, name);
       const err = maxRelErr(cache[name]!.dataSync(), t.data);
       assert.ok(err <= 1e-4, `${name}: ${err}`);
     }
+    // TransformerLens semantics: hook_mlp_in is a copy of resid_mid (pre-LN).
+    assert.deepEqual(cache["blocks.1.hook_mlp_in"]!.dataSync(), cache["blocks.1.hook_resid_mid"]!.dataSync());
     // Hook shapes per the contract.
     assert.deepEqual(cache["blocks.1.attn.hook_pattern"]!.shape, [2, cfg.nHeads, 6, 6]);
     assert.deepEqual(cache["blocks.0.ln2.hook_scale"]!.shape, [2, 6, 1]);
+    assert.deepEqual(cache["blocks.0.mlp.hook_post"]!.shape, [2, 6, cfg.dMlp]);
     tf.dispose([logits!, ...Object.values(cache)]);
     model.dispose();
   });
@@ -146,6 +151,46 @@ describe("GPT-2 forward vs float64 reference", () => {
       (n, t) =>
         n === "blocks.0.ln1.hook_scale" ? { shape: t.shape, data: new Float64Array(t.data.length).fill(2) } : undefined,
       "ln1 scale = 2",
+    );
+    // hook_mlp_in (TransformerLens: the MLP branch's copy of resid_mid, before ln2) plus a ramp in
+    // layer 0 (LN removes a constant or a scale, not a ramp): the MLP sees it, the residual does not.
+    const d = cfg.dModel;
+    const ramp = tf.tensor1d(Float32Array.from({ length: d }, (_, i) => 0.2 * i));
+    const plusRamp = (v: tf.Tensor) => v.add(ramp);
+    check(
+      { "blocks.0.hook_mlp_in": plusRamp },
+      (n, t) =>
+        n === "blocks.0.hook_mlp_in" ? { shape: t.shape, data: t.data.map((v, i) => v + 0.2 * (i % d)) } : undefined,
+      "mlp_in + ramp",
+    );
+    {
+      const { logits, cache } = model.run(ids, {
+        cache: ["blocks.0.*"],
+        hooks: { "blocks.0.hook_mlp_in": plusRamp },
+      });
+      const c = (n: string) => cache[`blocks.0.${n}`]!.dataSync();
+      const mid = c("hook_resid_mid");
+      const out = c("hook_mlp_out");
+      const post = c("hook_resid_post");
+      assert.ok(
+        maxRelErr(
+          c("hook_mlp_in"),
+          Float64Array.from(mid, (v, i) => v + 0.2 * (i % d)),
+        ) <= 1e-6,
+      );
+      assert.ok(
+        maxRelErr(
+          post,
+          Float64Array.from(mid, (v, i) => v + out[i]!),
+        ) <= 1e-5,
+      );
+      tf.dispose([logits!, ...Object.values(cache)]);
+    }
+    // ln2.hook_normalized is what the MLP reads: replacing it in layer 1 changes the logits.
+    check(
+      { "blocks.1.ln2.hook_normalized": (v) => v.mul(-1) },
+      (n, t) => (n === "blocks.1.ln2.hook_normalized" ? { shape: t.shape, data: t.data.map((v) => -v) } : undefined),
+      "ln2 normalized × −1",
     );
     // A hook that returns nothing keeps the value.
     let seen = 0;

@@ -2,21 +2,24 @@
 // model + demo CLT, with Goodfire's exact prompt: the public file contracts and their invariants.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { after, test } from "node:test";
 import { readCircuitTracerJson, readGraphBinary } from "../src/graph/index.ts";
 import { BOS_ID, decodeToken, encode } from "../src/tokenizer/index.ts";
+import { circuitTracerViolations, jsonStrings, neuronpediaViolations } from "./graph-json-validators.ts";
 
 const root = mkdtempSync(join(tmpdir(), "trace-cli-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const bin = join(import.meta.dirname, "..", "bin", "atlas.mjs");
 const clt = join(import.meta.dirname, "..", "assets", "demo-clt");
+const model = join(import.meta.dirname, "..", "assets", "demo-model");
 const PROMPT = "The war lasted from the year 1711 to 17";
 
 function atlas(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 180_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 420_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -51,7 +54,29 @@ test("atlas trace: circuit-tracer JSON, full adjacency side file, validation in 
   assert.match(year, /^\d\d$/);
   assert.ok(Number(year) > 11, `top logit "${year}"`);
 
+  // Published contracts (independent validators) and no local path anywhere: the model and the CLT
+  // are named by folder name + sha256 of their weights, recomputed here.
+  const raw = JSON.parse(readFileSync(out, "utf8"));
+  assert.deepEqual(circuitTracerViolations(raw), []);
+  assert.deepEqual(neuronpediaViolations(raw), []);
+  for (const { path, value } of jsonStrings(raw)) {
+    assert.ok(!isAbsolute(value) && !value.includes(root) && !value.includes(homedir()), `${path} is a path: ${value}`);
+  }
+  const sha = (...files: string[]) => {
+    const h = createHash("sha256");
+    for (const f of files) h.update(readFileSync(f));
+    return h.digest("hex");
+  };
+  assert.deepEqual(
+    [raw.metadata.atlas.model, raw.metadata.atlas.model_sha256, raw.metadata.atlas.clt, raw.metadata.atlas.clt_sha256],
+    ["demo-model", sha(join(model, "model.safetensors")), "demo-clt", sha(join(clt, "clt.safetensors"))],
+  );
+  assert.equal(raw.metadata.scan, "demo-clt");
+  assert.deepEqual(raw.metadata.pruning_settings, { node_threshold: 0.8, edge_threshold: 0.98 });
+  assert.equal(raw.metadata.generation_settings.max_feature_nodes, 7500);
+
   const side = readGraphBinary(out.replace(/\.json$/, ".graph.safetensors"));
+  assert.equal(side.metadata.model, "demo-model");
   assert.ok(side.graph.features.length >= g.nodes.filter((n) => n.feature_type === "cross layer transcoder").length);
 
   const v = JSON.parse(readFileSync(out.replace(/\.json$/, ".validation.json"), "utf8"));
@@ -59,6 +84,24 @@ test("atlas trace: circuit-tracer JSON, full adjacency side file, validation in 
   assert.equal(v.frozen.entries.length, 8);
   // In the frozen local replacement the graph's linear prediction of an ablation is (nearly) exact.
   assert.ok(v.frozen.spearman > 0.8, `frozen Spearman ${v.frozen.spearman}`);
+});
+
+test("atlas trace: a prompt with words outside the demo vocabulary traces through <unk>", () => {
+  // " pand" and "emic" are not among the demo model's 1 146 rows: they map to the learned <unk> row.
+  const prompt = "The pandemic lasted from the year 1711 to 17";
+  const out = join(root, "pandemic.json");
+  const r = atlas("trace", "--clt", clt, "--prompt", prompt, "--out", out, "--quiet");
+  assert.equal(r.code, 0, r.stderr);
+  const g = readCircuitTracerJson(out);
+  assert.deepEqual(g.metadata.prompt_tokens.slice(0, 5), ["<|endoftext|>", "The", "<unk>", "<unk>", " lasted"]);
+  // Embedding nodes carry the reserved id 50257 at <unk> positions, the real GPT-2 id elsewhere.
+  const gpt2 = [BOS_ID, ...encode(prompt)];
+  for (const n of g.nodes.filter((x) => x.feature_type === "embedding")) {
+    const [, tok, pos] = n.node_id.split("_").map(Number) as [number, number, number];
+    assert.equal(tok, pos === 2 || pos === 3 ? 50257 : gpt2[pos]);
+  }
+  const top = g.nodes.find((n) => n.feature_type === "logit" && n.is_target_logit);
+  assert.ok(top && Number(decodeToken(Number(top.node_id.split("_")[1]))) > 11);
 });
 
 test("atlas intervene: ×1 reproduces the clean logits; ×0 on a feature changes them", () => {

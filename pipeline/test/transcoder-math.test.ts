@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { FusedStep, type LossCoefs } from "../src/transcoder/fused.ts";
+import { FusedStep } from "../src/transcoder/fused.ts";
 import { jumpRelu, jumpStep } from "../src/transcoder/jumprelu.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import {
@@ -16,6 +16,7 @@ import {
   paramList,
 } from "../src/transcoder/params.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import type { LossCoefs } from "../src/transcoder/step.ts";
 
 await tf.setBackend("cpu");
 

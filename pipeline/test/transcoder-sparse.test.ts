@@ -11,10 +11,11 @@ import { axpy, dot } from "../src/backend/index.ts";
 import { CLT } from "../src/transcoder/clt.ts";
 import { parseTrainConfig } from "../src/transcoder/config.ts";
 import { ReconstructionMetrics } from "../src/transcoder/eval.ts";
-import { FusedStep, type LossCoefs, type StepPath } from "../src/transcoder/fused.ts";
+import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
 import { allocParams, type CltParams, type CltShape, cloneParams, paramList } from "../src/transcoder/params.ts";
 import { Rng } from "../src/transcoder/rng.ts";
+import type { LossCoefs } from "../src/transcoder/step.ts";
 import { SyntheticSource } from "../src/transcoder/synthetic.ts";
 import { trainClt } from "../src/transcoder/train.ts";
 

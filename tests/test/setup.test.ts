@@ -4,7 +4,7 @@
 // Chromium, the toolchain, the nblas load check) is real.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
@@ -83,5 +83,32 @@ describe("setup step", () => {
       r.stdout,
     );
     assert.match(r.stdout, /WARNING: OpenBLAS headers is missing \(the pipeline falls back to the wasm backend/);
+  });
+});
+
+describe("dependencies follow the lock", () => {
+  // After a pull that adds or bumps a dependency, `npm start` / `npm test` must install it.
+  test("node_modules missing, lagging (absent or other version) or matching package-lock.json", async () => {
+    const { installedLagsLock } = await import(join(root, "scripts", "lib.mjs"));
+    const dir = mkdtempSync(join(tmpdir(), "atlas-lock-"));
+    dirs.push(dir);
+    const lock = (packages: Record<string, object>) => JSON.stringify({ lockfileVersion: 3, packages });
+    const locked = {
+      "": { name: "x" },
+      "node_modules/zod": { version: "4.6.7" },
+      "node_modules/@img/sharp-win32-x64": { version: "0.34.5", optional: true },
+      "node_modules/@circuit-atlas/db": { resolved: "db", link: true },
+    };
+    writeFileSync(join(dir, "package-lock.json"), lock(locked));
+    assert.equal(installedLagsLock(dir), "node_modules is missing");
+    mkdirSync(join(dir, "node_modules"));
+    const hidden = join(dir, "node_modules", ".package-lock.json");
+    writeFileSync(hidden, lock({}));
+    assert.equal(installedLagsLock(dir), "zod 4.6.7 is not installed");
+    writeFileSync(hidden, lock({ "node_modules/zod": { version: "4.6.6" } }));
+    assert.equal(installedLagsLock(dir), "zod 4.6.7 is not installed");
+    // Other platforms' optional binaries and workspace links are not required.
+    writeFileSync(hidden, lock({ "node_modules/zod": { version: "4.6.7" } }));
+    assert.equal(installedLagsLock(dir), null);
   });
 });

@@ -10,8 +10,14 @@
 //     embeddings, b_dec, position 0 — from a frozen forward with the node inputs removed) equals
 //     the target's pre-activation / logit value; the largest residual is reported.
 
-import { gemm } from "../backend/index.ts";
-import { type AttributionGraph, denseAdjacency, type FeatureNode, type LogitNode } from "../graph/index.ts";
+import { gemm, softmax64 } from "../backend/index.ts";
+import {
+  type AttributionGraph,
+  denseAdjacency,
+  type FeatureNode,
+  type GenerationSettings,
+  type LogitNode,
+} from "../graph/index.ts";
 import type { GPT2 } from "../model/index.ts";
 import { BOS_ID, decodeToken, encode } from "../tokenizer/index.ts";
 import { type CltLike, encoderRow } from "./clt.ts";
@@ -25,7 +31,6 @@ import {
   type Target,
 } from "./engine.ts";
 import { constantMlpOut, frozenRun } from "./frozen.ts";
-import { softmax64 } from "./intervene.ts";
 
 export interface CustomTarget {
   /** Label shown on the logit node. */
@@ -49,6 +54,16 @@ export interface AttributeOptions {
   modelName?: string;
   checkAdditivity?: boolean;
   onProgress?: (message: string) => void;
+}
+
+/** The options' attribution settings with their defaults (as circuit-tracer's). */
+export function generationSettings(o: AttributeOptions): GenerationSettings {
+  return {
+    maxFeatureNodes: o.maxFeatureNodes ?? 7500,
+    batchSize: o.batchSize ?? 64,
+    desiredLogitProb: o.desiredLogitProb ?? 0.95,
+    maxLogits: o.maxLogits ?? 10,
+  };
 }
 
 export interface AdditivityReport {
@@ -141,8 +156,7 @@ function logitTargets(ctx: PromptContext, o: AttributeOptions): LogitTargetInter
   }
   const probs = softmax64(ctx.lastLogits);
   const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]!);
-  const want = o.desiredLogitProb ?? 0.95;
-  const maxN = o.maxLogits ?? 10;
+  const { desiredLogitProb: want, maxLogits: maxN } = generationSettings(o);
   const chosen: number[] = [];
   let cum = 0;
   for (const v of order) {
@@ -230,8 +244,7 @@ export async function attribute(
   progress(`${T} positions, ${src.nFeatures} active features, ${logits.length} logit targets`);
   lap("setup");
 
-  const maxFeatureNodes = options.maxFeatureNodes ?? 7500;
-  const batchSize = options.batchSize ?? 64;
+  const { maxFeatureNodes, batchSize } = generationSettings(options);
   const nSelect = Math.min(maxFeatureNodes, src.nFeatures);
   // Row storage: logit rows first, then feature rows in computation order.
   const rows = new Float32Array((logits.length + nSelect) * nCols);
@@ -404,6 +417,7 @@ function assembleGraph(
     features,
     logits: logits.map((l) => l.node),
     adjacency: adj,
+    settings: generationSettings(o),
   };
   if (o.scan !== undefined) graph.scan = o.scan;
   if (o.modelName !== undefined) graph.model = o.modelName;

@@ -1,9 +1,9 @@
 // What attribution needs from a cross-layer transcoder: circuit-tracer's inference layout in raw
 // model units (structurally the transcoder's CltWeights).
-//   W_enc[ℓ] [F, d], b_enc[ℓ] [F], threshold[ℓ] [F] (JumpReLU: a = pre·[pre > θ]),
+//   W_enc[ℓ] [F, d], b_enc[ℓ] [F], threshold[ℓ] [F] (JumpReLU: a = pre·[pre > θ], transcoder/jumprelu.ts),
 //   W_dec[ℓ] [F, L−ℓ, d] (block k writes to layer ℓ+k), b_dec[j] [d].
 // Features read blocks.ℓ.hook_resid_mid and write blocks.j.hook_mlp_out.
-import { gemm } from "../backend/index.ts";
+export { jumpReluActivations, preActivations } from "../transcoder/index.ts";
 
 export interface CltLike {
   shape: { nLayers: number; dModel: number; nFeatures: number };
@@ -27,53 +27,6 @@ export function checkClt(clt: CltLike, nLayers: number, dModel: number): void {
       clt.wDec[l]?.length === F * (L - l) * d &&
       clt.bDec[l]?.length === d;
     if (!ok) throw new Error(`CLT layer ${l}: tensor sizes do not match [F=${F}, d=${d}, L=${L}]`);
-  }
-}
-
-/** Pre-activations [T, F] of layer ℓ for residual vectors x [T, d]. */
-export function preActivations(clt: CltLike, layer: number, x: Float32Array, T: number): Float32Array {
-  const { dModel: d, nFeatures: F } = clt.shape;
-  const out = new Float32Array(T * F);
-  for (let t = 0; t < T; t++) out.set(clt.bEnc[layer]!, t * F);
-  gemm(false, true, T, F, d, 1, x, d, clt.wEnc[layer]!, d, 1, out, F);
-  return out;
-}
-
-/** JumpReLU activations of `rows` residual rows at one layer: z where z > θ and z > 0, else 0. */
-export function jumpReluActivations(clt: CltLike, layer: number, resid: Float32Array, rows: number): Float32Array {
-  const F = clt.shape.nFeatures;
-  const pre = preActivations(clt, layer, resid, rows);
-  const th = clt.threshold[layer]!;
-  const a = new Float32Array(rows * F);
-  for (let r = 0; r < rows; r++)
-    for (let i = 0; i < F; i++) {
-      const z = pre[r * F + i]!;
-      if (z > th[i]! && z > 0) a[r * F + i] = z;
-    }
-  return a;
-}
-
-/**
- * out[row] += Σ_{src ≤ layer} Σ_i acts[src][row, i] · W_dec[src → layer][i] (rows of d floats; zero
- * activations skipped), summed in that order (src, then i).
- */
-export function addDecoded(
-  clt: CltLike,
-  acts: readonly Float32Array[],
-  layer: number,
-  row: number,
-  out: Float32Array,
-): void {
-  const { dModel: d, nFeatures: F } = clt.shape;
-  const o = row * d;
-  for (let src = 0; src <= layer; src++) {
-    const as = acts[src]!;
-    for (let i = 0; i < F; i++) {
-      const z = as[row * F + i]!;
-      if (z === 0) continue;
-      const dec = decoderRow(clt, src, i, layer);
-      for (let k = 0; k < d; k++) out[o + k]! += z * dec[k]!;
-    }
   }
 }
 

@@ -2,6 +2,7 @@
 // attention patterns, LN scales, resid_mid / mlp_out at every layer, CLT features, errors.
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2 } from "../model/index.ts";
+import { jumpReluActive } from "../transcoder/index.ts";
 import { type CltLike, checkClt, decoderRow, preActivations } from "./clt.ts";
 
 export interface ActiveFeature {
@@ -94,7 +95,8 @@ export async function buildContext(model: GPT2, clt: CltLike, modelIds: number[]
     for (let t = 0; t < T; t++) {
       for (let i = 0; i < F; i++) {
         const z = pre[t * F + i]!;
-        if (!(z > th[i]! && z > 0)) continue;
+        // an active feature with a = 0 (possible when θ < 0) contributes nothing and is no node
+        if (!jumpReluActive(z, th[i]!) || z === 0) continue;
         for (let j = l; j < L; j++) {
           const row = decoderRow(clt, l, i, j);
           const r = reconstruction[j]!;

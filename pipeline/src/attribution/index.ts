@@ -8,7 +8,6 @@ export {
   logitTarget,
 } from "./attribute.ts";
 export {
-  addDecoded,
   type CltLike,
   checkClt,
   decoderRow,
@@ -25,7 +24,7 @@ export {
   type InterveneOptions,
   type InterventionResult,
   intervene,
-  softmax64,
 } from "./intervene.ts";
 export { type LoadedClt, loadCltDir, loadCltRun } from "./load.ts";
+export { featureLogitEffects, type LogitEffects } from "./logit-effects.ts";
 export { predictedEffects, ranks, spearman, type ValidationReport, validateAttribution } from "./validate.ts";

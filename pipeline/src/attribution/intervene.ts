@@ -11,9 +11,10 @@
 // Attention patterns are frozen at their clean values or live; LN scales are frozen when
 // attention is frozen and every layer up to the last is constrained (as circuit-tracer does).
 
-import * as tf from "@tensorflow/tfjs";
+import { softmax64 } from "../backend/index.ts";
 import type { HookFn } from "../model/index.ts";
-import { addDecoded, decoderRow, encoderRow, jumpReluActivations, preActivations } from "./clt.ts";
+import { jumpReluActive, replacementHooks } from "../transcoder/index.ts";
+import { decoderRow, encoderRow, preActivations } from "./clt.ts";
 import type { PromptContext } from "./context.ts";
 import { frozenRun } from "./frozen.ts";
 
@@ -45,19 +46,6 @@ export interface InterventionResult {
   changes: { layer: number; position: number; featureIndex: number; from: number; to: number }[];
 }
 
-export function softmax64(x: ArrayLike<number>): Float64Array {
-  let m = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]!);
-  const out = new Float64Array(x.length);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) {
-    out[i] = Math.exp(x[i]! - m);
-    s += out[i]!;
-  }
-  for (let i = 0; i < x.length; i++) out[i]! /= s;
-  return out;
-}
-
 /** Clean activation of one feature at every position (JumpReLU of the clean pre-activation). */
 export function featureActivations(ctx: PromptContext, layer: number, featureIndex: number): Float64Array {
   const { d, T, clt } = ctx;
@@ -66,7 +54,7 @@ export function featureActivations(ctx: PromptContext, layer: number, featureInd
   for (let t = 0; t < T; t++) {
     let z = clt.bEnc[layer]![featureIndex]!;
     for (let k = 0; k < d; k++) z += enc[k]! * ctx.residMid[layer]![t * d + k]!;
-    out[t] = z > clt.threshold[layer]![featureIndex]! && z > 0 ? z : 0;
+    out[t] = jumpReluActive(z, clt.threshold[layer]![featureIndex]!) ? z : 0;
   }
   return out;
 }
@@ -101,7 +89,7 @@ export async function intervene(
   const changes: InterventionResult["changes"] = [];
   for (const iv of interventions) {
     const acts = featureActivations(ctx, iv.layer, iv.featureIndex);
-    const positions = iv.positions ?? Array.from({ length: T - 1 }, (_, i) => i + 1).filter((p) => acts[p]! > 0);
+    const positions = iv.positions ?? Array.from({ length: T - 1 }, (_, i) => i + 1).filter((p) => acts[p]! !== 0);
     for (const p of positions) {
       const a = acts[p]!;
       const to = iv.mode === "scale" ? a * iv.value : iv.mode === "set" ? iv.value : a + iv.value;
@@ -139,7 +127,7 @@ export async function intervene(
     });
   } else {
     result = await frozenRun(ctx, {
-      hooks: replacementHooks(ctx, changes),
+      hooks: interventionHooks(ctx, changes),
       freezeAttention,
       freezeLayerNorm: options.freezeLayerNorm ?? freezeAttention,
     });
@@ -152,35 +140,17 @@ export function cleanPreActivations(ctx: PromptContext, layer: number): Float32A
   return preActivations(ctx.clt, layer, ctx.residMid[layer]!, ctx.T);
 }
 
-/** Hooks running the replacement model with the given activation overrides. */
-function replacementHooks(ctx: PromptContext, changes: InterventionResult["changes"]): Record<string, HookFn> {
-  const { L, T, d, clt } = ctx;
-  const F = clt.shape.nFeatures;
-  const hooks: Record<string, HookFn> = {};
-  const acts: Float32Array[] = [];
-  let resid: Float32Array | null = null;
-  for (let l = 0; l < L; l++) {
-    hooks[`blocks.${l}.hook_resid_mid`] = (v) => {
-      resid = v.dataSync() as Float32Array;
-      return undefined;
-    };
-    hooks[`blocks.${l}.hook_mlp_out`] = () => {
-      const a = jumpReluActivations(clt, l, resid!, T);
+/** The replacement model with the given activation overrides, plus the clean error at every position
+ * (so that with no override it reproduces the clean run). */
+function interventionHooks(ctx: PromptContext, changes: InterventionResult["changes"]): Record<string, HookFn> {
+  const F = ctx.clt.shape.nFeatures;
+  return replacementHooks(ctx.clt, {
+    batch: 1,
+    positions: ctx.T,
+    keepBos: false,
+    error: ctx.mlpOut.map((m, l) => Float32Array.from(m, (v, k) => v - ctx.reconstruction[l]![k]!)),
+    editActivations: (l, a) => {
       for (const c of changes) if (c.layer === l) a[c.position * F + c.featureIndex] = c.to;
-      acts.push(a);
-      // reconstruction from the live activations + the clean error (mlp_out − clean reconstruction)
-      const out = new Float32Array(T * d);
-      const m = ctx.mlpOut[l]!;
-      const r = ctx.reconstruction[l]!;
-      for (let k = 0; k < T * d; k++) out[k] = m[k]! - r[k]!;
-      for (let t = 0; t < T; t++)
-        out.set(
-          out.subarray(t * d, (t + 1) * d).map((x, k) => x + clt.bDec[l]![k]!),
-          t * d,
-        );
-      for (let t = 0; t < T; t++) addDecoded(clt, acts, l, t, out);
-      return tf.tensor(out, [1, T, d]);
-    };
-  }
-  return hooks;
+    },
+  });
 }

@@ -21,6 +21,7 @@ export {
   TRANS,
 } from "./blas.ts";
 export { ATTN_MIX, ATTN_SCORES, CAUSAL_SOFTMAX, GELU_NEW, LN_AFFINE, LN_STATS } from "./fused.ts";
+export { logSoftmaxRows, softmax64 } from "./softmax.ts";
 
 export type BackendPref = "tensorflow" | "blas" | "wasm" | "cpu";
 export const BACKEND_PREFS: readonly BackendPref[] = ["tensorflow", "blas", "wasm", "cpu"];

@@ -1,8 +1,11 @@
 // Option helpers shared by the CLI commands: zod validation of commander's raw options with one
 // error line, the --clt/--model pair, and loading a CLT run together with its model.
+import { readdirSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { type LoadedClt, loadCltDir } from "../attribution/index.ts";
+import { sha256Files } from "../data/index.ts";
 import { type GPT2, loadModel } from "../model/index.ts";
 
 /** Validate commander's options; a failure throws one line `<what>: <problems joined by "; ">`. */
@@ -28,4 +31,19 @@ export async function loadCltAndModel(
   const modelDir = o.model ?? loaded.model;
   if (!modelDir) throw new Error(`${what}: the CLT run records no model; pass --model`);
   return { loaded, modelDir, model: await loadModel(modelDir) };
+}
+
+/** A model or transcoder named without a local path: its folder name and the sha256 of its weights. */
+export interface SourceId {
+  name: string;
+  sha256: string;
+}
+
+/** The folder's name and the sha256 of its top-level .safetensors files (sorted by name). */
+export function sourceId(dir: string): SourceId {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".safetensors"))
+    .sort();
+  if (files.length === 0) throw new Error(`${dir} holds no .safetensors weights`);
+  return { name: basename(resolve(dir)), sha256: sha256Files(files.map((f) => join(dir, f))) };
 }

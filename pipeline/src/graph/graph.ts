@@ -34,8 +34,17 @@ export interface AttributionGraph {
   adjacency: Adjacency;
   /** Transcoder set id (circuit-tracer "scan"), e.g. the CLT run name. */
   scan?: string;
-  /** Model id or directory. */
+  /** Model id (a name, never a local path). */
   model?: string;
+  /** The attribution settings that produced the graph (circuit-tracer's generation settings). */
+  settings?: GenerationSettings;
+}
+
+export interface GenerationSettings {
+  maxFeatureNodes: number;
+  batchSize: number;
+  desiredLogitProb: number;
+  maxLogits: number;
 }
 
 export interface GraphLayout {

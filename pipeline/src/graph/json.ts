@@ -1,6 +1,13 @@
-// circuit-tracer / Neuronpedia graph JSON: {metadata, qParams, nodes, links}. The zod schema is used
-// both to check what we write and to read graph files (ours or circuit-tracer's).
+// circuit-tracer / Neuronpedia graph JSON: {metadata, qParams, nodes, links}.
+//  - The writer emits what circuit-tracer's viewer needs (its pydantic graph models): string layers,
+//    integer features, every qParams field; plus Neuronpedia's optional metadata fields `info`,
+//    `generation_settings` and `pruning_settings`. Only what has no standard field goes under
+//    `metadata.atlas`. `circuitTracerGraphSchema` checks the writer's output.
+//  - The reader accepts what Neuronpedia's graph schema accepts (qParams fields optional, layer a
+//    string or an integer, feature null, clerp missing) and returns the writer's shape (layer as a
+//    string, qParams and clerp filled with circuit-tracer's defaults).
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { z } from "zod";
 import { type AttributionGraph, graphLayout, nodeId, nodeInfo } from "./graph.ts";
 import { writeFileAtomic } from "./io.ts";
@@ -20,6 +27,33 @@ const NODE_ID_PATTERNS: Record<string, RegExp> = {
   [FEATURE_TYPES.logit]: /^\d+_\d+_\d+$/,
 };
 
+/** Neuronpedia's optional metadata blocks (its graph schema; every field optional, extra keys allowed). */
+const infoSchema = z.looseObject({
+  description: z.string().optional(),
+  creator_name: z.string().optional(),
+  creator_url: z.string().optional(),
+  source_urls: z.array(z.string()).optional(),
+  generator: z
+    .looseObject({
+      name: z.string().optional(),
+      version: z.string().optional(),
+      url: z.string().optional(),
+      email: z.string().optional(),
+    })
+    .optional(),
+  create_time_ms: z.number().optional(),
+});
+const generationSettingsSchema = z.looseObject({
+  max_n_logits: z.number().int().optional(),
+  desired_logit_prob: z.number().optional(),
+  batch_size: z.number().int().optional(),
+  max_feature_nodes: z.number().int().optional(),
+});
+const pruningSettingsSchema = z.looseObject({
+  node_threshold: z.number().optional(),
+  edge_threshold: z.number().optional(),
+});
+
 export const ctMetadataSchema = z.looseObject({
   slug: z.string().min(1),
   scan: z.string(),
@@ -28,6 +62,9 @@ export const ctMetadataSchema = z.looseObject({
   prompt: z.string(),
   node_threshold: z.number().min(0).max(1).nullable().optional(),
   schema_version: z.number().int().nullable().optional(),
+  info: infoSchema.optional(),
+  generation_settings: generationSettingsSchema.optional(),
+  pruning_settings: pruningSettingsSchema.optional(),
 });
 
 export const ctQParamsSchema = z.looseObject({
@@ -67,32 +104,67 @@ export const circuitTracerGraphSchema = z
     nodes: z.array(ctNodeSchema),
     links: z.array(ctLinkSchema),
   })
-  .superRefine((g, ctx) => {
-    const ids = new Set<string>();
-    g.nodes.forEach((n, i) => {
-      if (ids.has(n.node_id))
-        ctx.addIssue({ code: "custom", message: `duplicate node_id ${n.node_id}`, path: ["nodes", i] });
-      ids.add(n.node_id);
-      const pattern = NODE_ID_PATTERNS[n.feature_type];
-      if (pattern && !pattern.test(n.node_id)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `node_id ${n.node_id} does not match feature_type "${n.feature_type}"`,
-          path: ["nodes", i, "node_id"],
-        });
-      }
-    });
-    g.links.forEach((l, i) => {
-      for (const end of ["source", "target"] as const) {
-        if (!ids.has(l[end])) {
-          ctx.addIssue({ code: "custom", message: `link ${end} ${l[end]} is not a node`, path: ["links", i, end] });
-        }
-      }
-    });
+  .superRefine((g, ctx) => checkNodesAndLinks(g, ctx));
+
+/** Unique node ids that match their feature_type's pattern; links between existing nodes. */
+function checkNodesAndLinks(
+  g: { nodes: { node_id: string; feature_type: string }[]; links: { source: string; target: string }[] },
+  ctx: z.RefinementCtx,
+): void {
+  const ids = new Set<string>();
+  g.nodes.forEach((n, i) => {
+    if (ids.has(n.node_id))
+      ctx.addIssue({ code: "custom", message: `duplicate node_id ${n.node_id}`, path: ["nodes", i] });
+    ids.add(n.node_id);
+    const pattern = NODE_ID_PATTERNS[n.feature_type];
+    if (pattern && !pattern.test(n.node_id)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `node_id ${n.node_id} does not match feature_type "${n.feature_type}"`,
+        path: ["nodes", i, "node_id"],
+      });
+    }
   });
+  g.links.forEach((l, i) => {
+    for (const end of ["source", "target"] as const) {
+      if (!ids.has(l[end])) {
+        ctx.addIssue({ code: "custom", message: `link ${end} ${l[end]} is not a node`, path: ["links", i, end] });
+      }
+    }
+  });
+}
 
 export type CircuitTracerGraph = z.infer<typeof circuitTracerGraphSchema>;
 export type CircuitTracerNode = z.infer<typeof ctNodeSchema>;
+
+// The reader: Neuronpedia's graph schema is the bound (required: metadata {slug, scan, prompt_tokens,
+// prompt}, qParams, nodes {node_id, feature, layer, ctx_idx, feature_type, jsNodeId}, links {source,
+// target, weight}); clerp may be missing as in circuit-tracer's model, which defaults it to "".
+const readQParamsSchema = z.looseObject({
+  pinnedIds: z.array(z.string()).default([]),
+  supernodes: z.array(z.array(z.string())).default([]),
+  linkType: z.string().default("both"),
+  clickedId: z.string().default(""),
+  sg_pos: z.string().default(""),
+});
+
+const readNodeSchema = ctNodeSchema.extend({
+  feature: z.number().int().nullable(),
+  layer: z.union([z.string(), z.number().int()]).transform(String),
+  clerp: z.string().default(""),
+});
+
+export const graphJsonReadSchema = z
+  .object({
+    metadata: ctMetadataSchema.extend({ node_threshold: z.number().nullable().optional() }),
+    qParams: readQParamsSchema,
+    nodes: z.array(readNodeSchema),
+    links: z.array(ctLinkSchema),
+  })
+  .superRefine((g, ctx) => checkNodesAndLinks(g, ctx));
+
+/** A graph JSON as read: the writer's shape, except that a node's feature may be null. */
+export type GraphJson = z.infer<typeof graphJsonReadSchema>;
 
 export interface CircuitTracerExportOptions {
   slug: string;
@@ -102,9 +174,19 @@ export interface CircuitTracerExportOptions {
   clerps?: Record<string, string>;
   pinnedIds?: string[];
   supernodes?: string[][];
-  /** Extra fields written under metadata.atlas (our extension; other readers ignore it). */
+  /** Neuronpedia's metadata.info (the generator is filled in). */
+  info?: z.input<typeof infoSchema>;
+  /** Edge threshold of the pruning (the node threshold comes with the prune result). */
+  edgeThreshold?: number;
+  /** Fields with no standard place, written under metadata.atlas (other readers ignore it). */
   atlas?: Record<string, unknown>;
 }
+
+/** metadata.info.generator of every graph we write: this package and its version. */
+export const GRAPH_GENERATOR: { name: string; version: string } = {
+  name: "circuit-atlas",
+  version: (createRequire(import.meta.url)("../../package.json") as { version: string }).version,
+};
 
 /** Cantor pairing of (layer, feature index): circuit-tracer's numeric `feature` of a CLT node. */
 export function cantorPair(x: number, y: number): number {
@@ -208,6 +290,18 @@ export function toCircuitTracerJson(
       prompt: g.prompt,
       node_threshold: prune.nodeThreshold,
       schema_version: 1,
+      info: { ...options.info, generator: { ...GRAPH_GENERATOR, ...options.info?.generator } },
+      ...(g.settings
+        ? {
+            generation_settings: {
+              max_n_logits: g.settings.maxLogits,
+              desired_logit_prob: g.settings.desiredLogitProb,
+              batch_size: g.settings.batchSize,
+              max_feature_nodes: g.settings.maxFeatureNodes,
+            },
+          }
+        : {}),
+      pruning_settings: { node_threshold: prune.nodeThreshold, edge_threshold: prune.edgeThreshold },
       ...(options.atlas ? { atlas: options.atlas } : {}),
     },
     qParams: {
@@ -223,14 +317,15 @@ export function toCircuitTracerJson(
   return circuitTracerGraphSchema.parse(out);
 }
 
-export function parseCircuitTracerJson(text: string, source = "graph JSON"): CircuitTracerGraph {
+/** Parses a circuit-tracer / Neuronpedia graph JSON (see the reader rules at the top). */
+export function parseCircuitTracerJson(text: string, source = "graph JSON"): GraphJson {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     throw new Error(`${source} is not valid JSON: ${(err as Error).message}`);
   }
-  const r = circuitTracerGraphSchema.safeParse(raw);
+  const r = graphJsonReadSchema.safeParse(raw);
   if (!r.success) {
     const first = r.error.issues[0]!;
     throw new Error(`${source} is not a circuit-tracer graph: ${first.path.join(".") || "(root)"}: ${first.message}`);
@@ -238,7 +333,7 @@ export function parseCircuitTracerJson(text: string, source = "graph JSON"): Cir
   return r.data;
 }
 
-export function readCircuitTracerJson(path: string): CircuitTracerGraph {
+export function readCircuitTracerJson(path: string): GraphJson {
   return parseCircuitTracerJson(readFileSync(path, "utf8"), path);
 }
 

@@ -45,7 +45,7 @@ import { virtualWeights } from "./virtual.ts";
 export interface IngestOptions {
   /** Graph JSON files (default: those found in the run dir). */
   graphs?: string[];
-  /** CLT run dir (default: RUN_DIR when it is one, else the CLT the graphs record). */
+  /** CLT run dir (default: RUN_DIR when it is one). */
   clt?: string;
   /** Top-k virtual weights per feature (0 = skip). */
   virtualTopK?: number;
@@ -81,11 +81,9 @@ export async function ingestRunDir(runDir: string, o: IngestOptions = {}): Promi
   const log = o.log ?? (() => {});
   const found = scanRunDir(runDir);
   const graphFiles = o.graphs ?? found.graphs;
-  const first = graphFiles[0] ? readGraphFile(graphFiles[0]) : undefined;
-  const cltDir = o.clt ?? found.cltDir ?? first?.cltDir;
-  if (!cltDir) {
-    throw new Error(`ingest: ${runDir} is not a CLT run and its graphs record no CLT; pass --clt <dir>`);
-  }
+  // Graphs name their CLT by id and content hash, not by a local path: the CLT dir comes from here.
+  const cltDir = o.clt ?? found.cltDir;
+  if (!cltDir) throw new Error(`ingest: ${runDir} is not a CLT run; pass --clt <dir>`);
   const { model, transcoder } = readCltRun(resolve(cltDir));
   const summary: IngestSummary["graphs"] = { created: 0, replaced: 0, unchanged: 0, nodes: 0, edges: 0 };
   const count = (rs: GraphWriteResult[]) => {

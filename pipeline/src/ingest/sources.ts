@@ -19,7 +19,13 @@ import {
 } from "@circuit-atlas/db";
 import { z } from "zod";
 import type { FeatureExample, FeatureStats, LabelRecord } from "../features/formats.ts";
-import { type CircuitTracerGraph, FEATURE_TYPES, GRAPH_BINARY_FORMAT, parseCircuitTracerJson } from "../graph/index.ts";
+import {
+  type CircuitTracerGraph,
+  FEATURE_TYPES,
+  GRAPH_BINARY_FORMAT,
+  type GraphJson,
+  parseCircuitTracerJson,
+} from "../graph/index.ts";
 
 /** Turns a directory or file name into an atlas key (letters, digits, . _ + -). */
 export function atlasKey(name: string): string {
@@ -202,8 +208,6 @@ function sha256File(path: string): string {
 
 export interface GraphSource {
   input: GraphInput;
-  /** The CLT recorded by `atlas trace` (metadata.atlas.clt), if any. */
-  cltDir?: string;
   /** Validation entries whose node is not in the pruned graph (not stored). */
   unmatchedValidation: number;
 }
@@ -230,7 +234,7 @@ export interface GraphExtras {
  */
 export function readGraphFile(path: string, opts: { transcoderId?: string } = {}): GraphSource {
   const text = readFileSync(path, "utf8");
-  const g: CircuitTracerGraph = parseCircuitTracerJson(text, path);
+  const g = parseCircuitTracerJson(text, path);
   const atlas = parseWith(AtlasMeta, (g.metadata as { atlas?: unknown }).atlas ?? {}, `${path}: metadata.atlas`);
   const hash = createHash("sha256").update(text);
   const sidePath = join(dirname(path), atlas.side_file ?? basename(path).replace(/\.json$/, ".graph.safetensors"));
@@ -255,7 +259,7 @@ export function readGraphFile(path: string, opts: { transcoderId?: string } = {}
 
 /** A parsed circuit-tracer graph as a GraphInput (see `readGraphFile`). */
 export function graphInputFromJson(
-  g: CircuitTracerGraph,
+  g: GraphJson | CircuitTracerGraph,
   o: { transcoderId?: string; where?: string; extras: GraphExtras },
 ): GraphSource {
   const where = o.where ?? "graph";
@@ -298,7 +302,8 @@ export function graphInputFromJson(
         return { ...base, layer: -1, tokenId, token: g.metadata.prompt_tokens[n.ctx_idx] ?? "" };
       }
       default: {
-        const tokenId = n.feature;
+        // Neuronpedia allows a null feature: the vocab id is also in the node id {layer}_{vocab}_{pos}
+        const tokenId = n.feature ?? Number(parts[1]);
         const fromClerp = /^Output "(.*)" \(p=/.exec(n.clerp ?? "")?.[1];
         return {
           ...base,
@@ -333,6 +338,8 @@ export function graphInputFromJson(
   const targets = nodes
     .filter((n) => n.kind === "logit")
     .map((n) => ({ tokenId: n.tokenId!, token: n.token!, probability: n.probability! }));
+  const edgeThreshold = g.metadata.pruning_settings?.edge_threshold ?? atlas.edge_threshold;
+  const maxFeatureNodes = g.metadata.generation_settings?.max_feature_nodes ?? atlas.max_feature_nodes;
   const input: GraphInput = {
     graph: {
       id: graphId,
@@ -343,8 +350,9 @@ export function graphInputFromJson(
       inputTokens: g.metadata.prompt_tokens.map((_, p) => inputTokens[p] ?? -1),
       targetLogits: JSON.stringify(targets),
       ...(g.metadata.node_threshold != null ? { nodeThreshold: g.metadata.node_threshold } : {}),
-      ...(atlas.edge_threshold !== undefined ? { edgeThreshold: atlas.edge_threshold } : {}),
-      ...(atlas.max_feature_nodes !== undefined ? { maxFeatureNodes: atlas.max_feature_nodes } : {}),
+      // Neuronpedia's standard fields; older atlas graphs kept them under metadata.atlas
+      ...(edgeThreshold !== undefined ? { edgeThreshold } : {}),
+      ...(maxFeatureNodes !== undefined ? { maxFeatureNodes } : {}),
       ...(atlas.scores
         ? {
             replacementScore: atlas.scores.unpruned.replacement,
@@ -367,7 +375,7 @@ export function graphInputFromJson(
     nodes,
     edges,
   };
-  return { input, ...(atlas.clt ? { cltDir: atlas.clt } : {}), unmatchedValidation: unmatched };
+  return { input, unmatchedValidation: unmatched };
 }
 
 // ── Greater-than study ──────────────────────────────────────────────────────────────────────────

@@ -227,7 +227,7 @@ export class GPT2 {
       const last = stopAt ?? nLayers;
       for (let l = 0; l < last; l++) x = this.block(l, x, hooks);
       if (stopAt !== undefined) return { cache: hooks.cache };
-      const xf = this.layerNorm(x, "ln_f", "ln_final.hook_scale", hooks);
+      const xf = this.layerNorm(x, "ln_f", "ln_final", hooks);
       const unembed = this.weights["lm_head.weight"] ?? this.w("wte.weight");
       const logits = tf.matMul(xf.reshape([B * T, dModel]), unembed, false, true).reshape([B, T, vocabSize]);
       return { logits, cache: hooks.cache };
@@ -262,19 +262,29 @@ export class GPT2 {
   private block(l: number, x: tf.Tensor3D, hooks: Hooks): tf.Tensor3D {
     const p = `blocks.${l}.`;
     x = hooks.at(`${p}hook_resid_pre`, x);
-    const attnIn = this.layerNorm(x, `h.${l}.ln_1`, `${p}ln1.hook_scale`, hooks);
+    const attnIn = this.layerNorm(x, `h.${l}.ln_1`, `${p}ln1`, hooks);
     const attnOut = hooks.at(`${p}hook_attn_out`, this.attention(l, attnIn, hooks));
     const mid = hooks.at(`${p}hook_resid_mid`, x.add(attnOut) as tf.Tensor3D);
-    const mlpIn = hooks.at(`${p}hook_mlp_in`, this.layerNorm(mid, `h.${l}.ln_2`, `${p}ln2.hook_scale`, hooks));
-    const mlpOut = hooks.at(`${p}hook_mlp_out`, this.mlp(l, mlpIn));
+    // As TransformerLens: hook_mlp_in is the MLP branch's own copy of resid_mid, before ln2 (a
+    // replacement changes what the MLP sees, not the residual stream).
+    const mlpIn = hooks.at(`${p}hook_mlp_in`, mid);
+    const mlpOut = hooks.at(
+      `${p}hook_mlp_out`,
+      this.mlp(l, this.layerNorm(mlpIn, `h.${l}.ln_2`, `${p}ln2`, hooks), hooks),
+    );
     return hooks.at(`${p}hook_resid_post`, mid.add(mlpOut) as tf.Tensor3D);
   }
 
-  /** LayerNorm with the divisor σ = sqrt(var + eps) exposed as `<name>.hook_scale` [batch, pos, 1]. */
-  private layerNorm(x: tf.Tensor3D, prefix: string, hookName: string, hooks: Hooks): tf.Tensor3D {
+  /**
+   * LayerNorm with TransformerLens' hook points `<hookPrefix>.hook_scale` (the divisor
+   * σ = sqrt(var + eps), [batch, pos, 1]) and `<hookPrefix>.hook_normalized` (the output, after the
+   * gain and bias, [batch, pos, d]).
+   */
+  private layerNorm(x: tf.Tensor3D, prefix: string, hookPrefix: string, hooks: Hooks): tf.Tensor3D {
     const [xc, sigma] = lnStats(x, this.config.lnEps); // x − mean, sqrt(var + eps)
-    const scale = hooks.at(hookName, sigma);
-    return normalize(xc, scale, this.w(`${prefix}.weight`), this.w(`${prefix}.bias`));
+    const scale = hooks.at(`${hookPrefix}.hook_scale`, sigma);
+    const y = normalize(xc, scale, this.w(`${prefix}.weight`), this.w(`${prefix}.bias`));
+    return hooks.at(`${hookPrefix}.hook_normalized`, y);
   }
 
   /** x [rows, in] · W [in, out] + b, through the (BLAS) fused matmul kernel. 2-D keeps tfjs grads happy. */
@@ -296,9 +306,14 @@ export class GPT2 {
     return this.linear(z.reshape([B * T, d]), `h.${l}.attn.c_proj`).reshape([B, T, d]);
   }
 
-  private mlp(l: number, x: tf.Tensor3D): tf.Tensor3D {
+  private mlp(l: number, x: tf.Tensor3D, hooks: Hooks): tf.Tensor3D {
     const [B, T, d] = x.shape;
-    const h = geluNew(this.linear(x.reshape([B * T, d]), `h.${l}.mlp.c_fc`));
-    return this.linear(h, `h.${l}.mlp.c_proj`).reshape([B, T, d]);
+    const dMlp = this.config.dMlp;
+    const pre = hooks.at(
+      `blocks.${l}.mlp.hook_pre`,
+      this.linear(x.reshape([B * T, d]), `h.${l}.mlp.c_fc`).reshape([B, T, dMlp]),
+    );
+    const post = hooks.at(`blocks.${l}.mlp.hook_post`, geluNew(pre.reshape([B * T, dMlp])).reshape([B, T, dMlp]));
+    return this.linear(post.reshape([B * T, dMlp]) as tf.Tensor2D, `h.${l}.mlp.c_proj`).reshape([B, T, d]);
   }
 }

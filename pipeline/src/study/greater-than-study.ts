@@ -13,19 +13,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import {
-  addDecoded,
-  attribute,
-  buildContext,
-  buildSourceLayout,
-  type CltLike,
-  computeRows,
-  jumpReluActivations,
-  logitTarget,
-  type Target,
-} from "../attribution/index.ts";
+import { attribute, buildContext, type CltLike, featureLogitEffects } from "../attribution/index.ts";
 import { graphScores, nodeInfluence, writeFileAtomic } from "../graph/index.ts";
-import type { GPT2, HookFn } from "../model/index.ts";
+import type { GPT2 } from "../model/index.ts";
+import { replacementHooks } from "../transcoder/index.ts";
 import { type GreaterThanPrompt, greaterThanDataset, sampleBalanced } from "./dataset.ts";
 import { classifyFeature, featureDescriptors } from "./descriptors.ts";
 import {
@@ -108,36 +99,6 @@ function metricsJson(m: GreaterThanMetrics): MetricsJson {
   };
 }
 
-/** Hooks replacing blocks.ℓ.hook_mlp_out (positions ≥ 1) by the CLT reconstruction of the live run. */
-export function cltReplacementHooks(clt: CltLike, B: number, T: number): Record<string, HookFn> {
-  const { nLayers: L, dModel: d } = clt.shape;
-  const hooks: Record<string, HookFn> = {};
-  const acts: Float32Array[] = [];
-  let resid: Float32Array | null = null;
-  for (let l = 0; l < L; l++) {
-    hooks[`blocks.${l}.hook_resid_mid`] = (v) => {
-      resid = v.dataSync() as Float32Array;
-      return undefined;
-    };
-    hooks[`blocks.${l}.hook_mlp_out`] = (v) => {
-      const rows = B * T;
-      acts[l] = jumpReluActivations(clt, l, resid!, rows);
-      const out = new Float32Array(rows * d);
-      const live = v.dataSync() as Float32Array;
-      for (let r = 0; r < rows; r++) {
-        if (r % T === 0) {
-          out.set(live.subarray(r * d, (r + 1) * d), r * d);
-          continue;
-        }
-        out.set(clt.bDec[l]!, r * d);
-        addDecoded(clt, acts, l, r, out);
-      }
-      return tf.tensor(out, [B, T, d]);
-    };
-  }
-  return hooks;
-}
-
 /** p("00".."99") at the final position of every prompt (same length), original or replacement model. */
 async function yearProbs(
   model: GPT2,
@@ -152,7 +113,10 @@ async function yearProbs(
     const chunk = prompts.slice(s, s + batch);
     const ids = chunk.map((p) => model.toModelIds(p.tokens));
     const T = ids[0]!.length;
-    const { logits } = model.run(ids, clt ? { hooks: cltReplacementHooks(clt, chunk.length, T) } : {});
+    const { logits } = model.run(
+      ids,
+      clt ? { hooks: replacementHooks(clt, { batch: chunk.length, positions: T }) } : {},
+    );
     const last = tf.tidy(() =>
       tf.softmax(logits!.slice([0, T - 1, 0], [chunk.length, 1, V]).reshape([chunk.length, V])),
     );
@@ -250,26 +214,13 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
   for (const [hi, p] of heatSet.entries()) {
     const ctx = await buildContext(model, clt, model.toModelIds(p.tokens));
     counts[p.yy]!++;
-    const src = buildSourceLayout(ctx);
-    const cols: { k: number; col: number; act: number }[] = [];
-    src.features.forEach((f, col) => {
-      if (f.position !== ctx.T - 1) return;
+    const { features, effects } = featureLogitEffects(ctx, yearIds, ctx.T - 1);
+    features.forEach((f, i) => {
       const k = index.get(`${f.layer}_${f.featureIndex}`);
-      if (k !== undefined) cols.push({ k, col, act: f.activation });
+      if (k === undefined) return;
+      actSums[k]![p.yy]! += f.activation;
+      for (let zz = 0; zz < 100; zz++) sums[k]![p.yy * 100 + zz]! += effects[zz * features.length + i]!;
     });
-    if (cols.length > 0) {
-      const targets: Target[] = yearIds.map((v) => ({
-        layer: ctx.L,
-        position: ctx.T - 1,
-        vector: logitTarget(ctx, new Map([[v, 1]])).injection,
-      }));
-      const rows = new Float32Array(100 * src.nCols);
-      computeRows(ctx, src, targets, rows, 100);
-      for (const { k, col, act } of cols) {
-        actSums[k]![p.yy]! += act;
-        for (let zz = 0; zz < 100; zz++) sums[k]![p.yy * 100 + zz]! += rows[zz * src.nCols + col]!;
-      }
-    }
     if ((hi + 1) % 50 === 0 || hi + 1 === heatSet.length) log(`heatmap prompts: ${hi + 1}/${heatSet.length}`);
   }
 

@@ -3,9 +3,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { gemm } from "../backend/index.ts";
 import { importCircuitTracer, loadWeights, readRunConfig, WEIGHTS_FILE } from "./io.ts";
+import { jumpReluMask, jumpReluRows } from "./jumprelu.ts";
 import type { CltShape, CltWeights } from "./params.ts";
+import { preActivations, reconstructLayer } from "./replacement.ts";
 
 export interface CltTensors {
   wEnc: tf.Tensor2D[]; // [F, d]
@@ -81,7 +82,7 @@ export class CLT {
 
   /**
    * Layer-`layer` features of x (`blocks.{layer}.hook_resid_mid`, shape [..., d], raw model units):
-   * pre = x·W_encᵀ + b_enc and acts = pre·(pre > threshold). Shapes [..., F].
+   * pre = x·W_encᵀ + b_enc and acts = JumpReLU_θ(pre) (jumprelu.ts). Shapes [..., F].
    */
   encode(layer: number, x: tf.Tensor): { pre: tf.Tensor; acts: tf.Tensor } {
     this.checkLayer(layer);
@@ -92,7 +93,7 @@ export class CLT {
       const lead = x.shape.slice(0, -1);
       const x2 = x.reshape([-1, d]);
       const pre = tf.add(tf.matMul(x2, t.wEnc[layer]!, false, true), t.bEnc[layer]!);
-      const acts = tf.mul(pre, tf.cast(tf.greater(pre, t.threshold[layer]!), "float32"));
+      const acts = tf.mul(pre, jumpReluMask(pre, t.threshold[layer]!));
       return { pre: pre.reshape([...lead, F]), acts: acts.reshape([...lead, F]) };
     });
   }
@@ -157,43 +158,17 @@ export class CLT {
     });
   }
 
-  /**
-   * Float32Array fast path of encode (BLAS sgemm + one loop, no tfjs): x [n, d] → pre, acts [n, F].
-   */
+  /** Float32Array fast path of encode (BLAS sgemm, no tfjs): x [n, d] → pre, acts [n, F]. */
   encodeArray(layer: number, x: Float32Array, n: number): { pre: Float32Array; acts: Float32Array } {
     this.checkLayer(layer);
-    const { dModel: d, nFeatures: F } = this.shape;
-    if (x.length < n * d) throw new Error(`encodeArray: ${x.length} values for ${n}×${d}`);
-    const pre = new Float32Array(n * F);
-    gemm(false, true, n, F, d, 1, x, d, this.weights.wEnc[layer]!, d, 0, pre, F);
-    const acts = new Float32Array(n * F);
-    const b = this.weights.bEnc[layer]!;
-    const th = this.weights.threshold[layer]!;
-    for (let t = 0; t < n; t++) {
-      const o = t * F;
-      for (let i = 0; i < F; i++) {
-        const z = pre[o + i]! + b[i]!;
-        pre[o + i] = z;
-        if (z > th[i]!) acts[o + i] = z;
-      }
-    }
-    return { pre, acts };
+    const pre = preActivations(this.weights, layer, x, n);
+    return { pre, acts: jumpReluRows(pre.slice(), this.weights.threshold[layer]!, n) };
   }
 
   /** Float32Array fast path of reconstructLayer: acts[ℓ] [n, F] for ℓ ≤ j → ŷ_j [n, d]. */
   reconstructLayerArray(j: number, acts: Float32Array[], n: number): Float32Array {
     this.checkLayer(j);
-    const { nLayers: L, dModel: d, nFeatures: F } = this.shape;
-    const out = new Float32Array(n * d);
-    const b = this.weights.bDec[j]!;
-    for (let t = 0; t < n; t++) out.set(b, t * d);
-    for (let l = 0; l <= j; l++) {
-      const a = acts[l];
-      if (!a) throw new Error(`reconstructLayerArray: missing activations of layer ${l}`);
-      const ld = (L - l) * d;
-      gemm(false, false, n, d, F, 1, a, F, this.weights.wDec[l]!.subarray((j - l) * d), ld, 1, out, d);
-    }
-    return out;
+    return reconstructLayer(this.weights, j, acts, n);
   }
 
   dispose(): void {

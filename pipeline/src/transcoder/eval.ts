@@ -7,10 +7,12 @@
 //    original: top-1 next-token agreement, KL(orig‖repl) (mean per token), CE-loss recovered vs
 //    zero-ablation of the same MLP outputs: (CE_zero − CE_repl) / (CE_zero − CE_orig).
 import * as tf from "@tensorflow/tfjs";
+import { logSoftmaxRows } from "../backend/index.ts";
 import { type Corpus, contexts } from "../data/index.ts";
 import type { GPT2 } from "../model/index.ts";
 import type { CLT } from "./clt.ts";
 import { inputHook, outputHook } from "./harvest.ts";
+import { replacementHooks } from "./replacement.ts";
 
 export interface EvalResult {
   fvu: { per_layer: number[]; mean: number };
@@ -188,22 +190,6 @@ function logProbs(logits: tf.Tensor): Float64Array {
   return out;
 }
 
-/** Row-wise log-softmax in float64 (rows of length V). */
-function logSoftmaxRows(x: Float32Array, V: number): Float64Array {
-  const out = new Float64Array(x.length);
-  const rows = x.length / V;
-  for (let r = 0; r < rows; r++) {
-    const o = r * V;
-    let m = Number.NEGATIVE_INFINITY;
-    for (let v = 0; v < V; v++) if (x[o + v]! > m) m = x[o + v]!;
-    let s = 0;
-    for (let v = 0; v < V; v++) s += Math.exp(x[o + v]! - m);
-    const lse = m + Math.log(s);
-    for (let v = 0; v < V; v++) out[o + v] = x[o + v]! - lse;
-  }
-  return out;
-}
-
 export interface EvalOptions {
   clt: CLT;
   model: GPT2;
@@ -255,18 +241,9 @@ export async function evalClt(o: EvalOptions): Promise<EvalDetails> {
     }
     for (const t of Object.values(orig.cache)) t.dispose();
     // replacement model: features read the replacement's own resid_mid
-    const lpRepl = (() => {
-      const acts: Float32Array[] = [];
-      const hooks: Record<string, (v: tf.Tensor, name: string) => tf.Tensor | undefined> = {};
-      for (let l = 0; l < L; l++) {
-        hooks[inputHook(l)] = (v) => {
-          acts[l] = clt.encodeArray(l, dropBos(v), n).acts;
-          return undefined;
-        };
-        hooks[outputHook(l)] = (v) => keepBos(v, clt.reconstructLayerArray(l, acts, n));
-      }
-      return logProbs(model.run(ids, { hooks }).logits!);
-    })();
+    const lpRepl = logProbs(
+      model.run(ids, { hooks: replacementHooks(clt.weights, { batch: B, positions: T }) }).logits!,
+    );
     // zero-ablation of the same MLP outputs
     const lpZero = (() => {
       const hooks: Record<string, (v: tf.Tensor) => tf.Tensor> = {};

@@ -8,44 +8,10 @@
 //   sparsity = (λ/B) Σ_t Σ_ℓ Σ_i tanh(c·‖W_dec,ℓi‖·a_tℓi)
 //   pre      = (λ_P/B) Σ_t Σ_ℓ Σ_i ReLU(θ_ℓi − z_tℓi)·‖W_dec,ℓi‖
 import { gemm } from "../backend/index.ts";
+import { jumpReluActive } from "./jumprelu.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
 import { activeAxpy, candidateDots, encoderGradSparse, rowViews } from "./sparse.ts";
-
-export interface LossCoefs {
-  lambda: number;
-  c: number;
-  lambdaPre: number;
-  bandwidth: number;
-}
-
-export interface StepStats {
-  loss: number;
-  mse: number;
-  sparsity: number;
-  preAct: number;
-  /** Σ_t ‖ŷ_tj − y_tj‖² per layer (normalized units). */
-  sse: Float64Array;
-  /** Σ_t ‖y_tj − ȳ_j‖² per layer with the batch mean (normalized units). */
-  sst: Float64Array;
-  /** Active features summed over the batch, per layer. */
-  active: Float64Array;
-  /** Per-layer firing counts per feature over the batch. */
-  fired: Uint32Array[];
-}
-
-/** Zeroed stats for L layers of F features (the engines reuse one object across steps). */
-export function newStepStats(L: number, F: number): StepStats {
-  return {
-    loss: 0,
-    mse: 0,
-    sparsity: 0,
-    preAct: 0,
-    sse: new Float64Array(L),
-    sst: new Float64Array(L),
-    active: new Float64Array(L),
-    fired: Array.from({ length: L }, () => new Uint32Array(F)),
-  };
-}
+import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
 /**
  * Which products a layer runs: "dense" = the GEMMs over all F features, "sparse" = row operations
@@ -66,7 +32,7 @@ export interface FusedOptions {
  */
 export const SPARSE_BELOW = 0.03;
 
-export class FusedStep {
+export class FusedStep implements TrainStep {
   readonly L: number;
   readonly d: number;
   readonly F: number;
@@ -590,7 +556,7 @@ function forwardPass(
       const i = cand[q]!;
       const zi = zc[q]!;
       const ti = th[i]!;
-      if (zi > ti) {
+      if (jumpReluActive(zi, ti)) {
         if (a) a[off + i] = zi;
         fired[i]!++;
         szA[i]! += zi;
@@ -636,7 +602,7 @@ function candidateGrads(
     const i = cand[q]!;
     const zi = zc[q]!;
     const ti = th[i]!;
-    if (zi > ti) {
+    if (jumpReluActive(zi, ti)) {
       const ni = nr[i]!;
       const tv = tanhC[q]!;
       const s2 = 1 - tv * tv;

@@ -23,7 +23,7 @@ export {
   ReconstructionMetrics,
   ReplacementMetrics,
 } from "./eval.ts";
-export { FusedStep, type LossCoefs, type StepStats } from "./fused.ts";
+export { FusedStep } from "./fused.ts";
 export { HarvestSource, harvestBatch, inputHook, outputHook } from "./harvest.ts";
 export {
   exportCircuitTracer,
@@ -37,9 +37,17 @@ export {
   WEIGHTS_FILE,
   writeRunDir,
 } from "./io.ts";
-export { jumpRelu, jumpStep } from "./jumprelu.ts";
+export { jumpRelu, jumpReluActive, jumpReluMask, jumpReluRows, jumpStep } from "./jumprelu.ts";
 export { cltLossTf, TfStep } from "./loss.ts";
 export { type CltParams, type CltShape, type CltWeights, foldParams, type Normalization } from "./params.ts";
+export {
+  jumpReluActivations,
+  preActivations,
+  type ReplacementHookOptions,
+  reconstructLayer,
+  replacementHooks,
+} from "./replacement.ts";
+export type { LossCoefs, StepStats, TrainStep } from "./step.ts";
 export { SyntheticSource } from "./synthetic.ts";
 export {
   CHECKPOINT_DIR,

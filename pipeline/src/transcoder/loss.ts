@@ -1,9 +1,9 @@
 // The CLT loss in tfjs ops (autodiff through the tf.customGrad JumpReLU). This is the reference the
 // fused step (fused.ts) is tested against, and the "tfjs" training engine.
 import * as tf from "@tensorflow/tfjs";
-import { type LossCoefs, newStepStats, type StepStats } from "./fused.ts";
 import { jumpRelu } from "./jumprelu.ts";
 import type { CltParams, CltShape } from "./params.ts";
+import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
 export interface TfParams {
   wEnc: tf.Tensor2D[]; // [d, F]
@@ -69,7 +69,7 @@ export function paramsToTf(p: CltParams): TfParams {
 }
 
 /** Same interface as FusedStep, computed with tfjs autodiff (reference engine; slow). */
-export class TfStep {
+export class TfStep implements TrainStep {
   readonly stats: StepStats;
   constructor(
     readonly shape: CltShape,

@@ -160,22 +160,6 @@ export function foldParams(p: CltParams, norm: Normalization): CltWeights {
   };
 }
 
-/** Inverse of foldParams with identity normalization (used to resume from imported weights). */
-export function unfoldWeights(w: CltWeights): CltParams {
-  const { nLayers: L, dModel: d, nFeatures: F } = w.shape;
-  const p = allocParams(w.shape);
-  for (let l = 0; l < L; l++) {
-    const src = w.wEnc[l]!;
-    const dst = p.wEnc[l]!;
-    for (let i = 0; i < F; i++) for (let r = 0; r < d; r++) dst[r * F + i] = src[i * d + r]!;
-    p.bEnc[l]!.set(w.bEnc[l]!);
-    p.logTheta[l]!.set(Float32Array.from(w.threshold[l]!, Math.log));
-    p.wDec[l]!.set(w.wDec[l]!);
-    p.bDec.set(w.bDec[l]!, l * d);
-  }
-  return p;
-}
-
 export interface InitOptions {
   seed: number;
   thresholdInit: number;

@@ -17,6 +17,7 @@
 // dense part of dL/dz is one row repeated B times, so its product with x is an outer product with
 // the column sums of x (O(d·F)), and only the candidates add corrections.
 import { axpy, dot } from "../backend/index.ts";
+import { jumpReluActive } from "./jumprelu.ts";
 
 const viewCache = new WeakMap<Float32Array, Map<string, Float32Array[]>>();
 
@@ -68,7 +69,7 @@ export function activeAxpy(
     for (let q = rowStart[t]!; q < e; q++) {
       const i = cand[q]!;
       const zi = zc[q]!;
-      if (!(zi > th[i]!)) continue;
+      if (!jumpReluActive(zi, th[i]!)) continue;
       if (intoTokens) axpy(n, zi, featureRows[i]!, rt);
       else axpy(n, zi, rt, featureRows[i]!);
     }
@@ -98,7 +99,7 @@ export function candidateDots(
       const i = cand[q]!;
       const zi = zc[q]!;
       const ti = th[i]!;
-      gaC[q] = zi > ti || ti - zi < half ? dot(n, gt, wRows[i]!) : 0;
+      gaC[q] = jumpReluActive(zi, ti) || ti - zi < half ? dot(n, gt, wRows[i]!) : 0;
     }
   }
 }

@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
 import { ActivationBuffer, type ActivationSource, type BufferState } from "./buffer.ts";
 import { type CltTrainConfig, parseTrainConfig } from "./config.ts";
-import { FusedStep, type LossCoefs, type StepStats } from "./fused.ts";
+import { FusedStep } from "./fused.ts";
 import {
   FEATURE_INPUT_HOOK,
   FEATURE_OUTPUT_HOOK,
@@ -38,6 +38,7 @@ import {
   type Normalization,
   paramList,
 } from "./params.ts";
+import type { LossCoefs, StepStats, TrainStep } from "./step.ts";
 
 export const CHECKPOINT_DIR = "checkpoint";
 export const METRICS_FILE = "metrics.jsonl";
@@ -313,7 +314,8 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
     train: { ...cfg, model: opts.source ? cfg.model : resolve(cfg.model) },
   });
 
-  const engine = cfg.engine === "fused" ? new FusedStep(shape, B, { path: cfg.fusedPath }) : new TfStep(shape, B);
+  const engine: TrainStep =
+    cfg.engine === "fused" ? new FusedStep(shape, B, { path: cfg.fusedPath }) : new TfStep(shape, B);
   const grads = allocParams(shape);
   const pl = paramList(params).map(([, a]) => a);
   const gl = paramList(grads).map(([, a]) => a);

@@ -219,7 +219,7 @@ export function referenceForward(
     const s = at(hookName, [B, T, 1], sigma);
     const y = new Float64Array(N * d);
     for (let r = 0; r < N; r++) for (let i = 0; i < d; i++) y[r * d + i] = (xc[r * d + i]! / s[r]!) * g[i]! + beta[i]!;
-    return y;
+    return at(hookName.replace(/hook_scale$/, "hook_normalized"), [B, T, d], y);
   };
   const wte = get(w, "wte.weight");
   const wpe = get(w, "wpe.weight");
@@ -288,13 +288,17 @@ export function referenceForward(
       [B, T, d],
       x.map((v, i) => v + attnOut[i]!),
     );
-    const mlpIn = at(
-      `${pre}hook_mlp_in`,
-      [B, T, d],
-      layerNorm(mid, hw("ln_2.weight"), hw("ln_2.bias"), `${pre}ln2.hook_scale`),
+    const mlpIn = at(`${pre}hook_mlp_in`, [B, T, d], mid.slice());
+    const ln2 = layerNorm(mlpIn, hw("ln_2.weight"), hw("ln_2.bias"), `${pre}ln2.hook_scale`);
+    const hPre = at(
+      `${pre}mlp.hook_pre`,
+      [B, T, dMlp],
+      conv1d(ln2, N, d, hw("mlp.c_fc.weight"), hw("mlp.c_fc.bias"), dMlp),
     );
-    const hidden = conv1d(mlpIn, N, d, hw("mlp.c_fc.weight"), hw("mlp.c_fc.bias"), dMlp).map(
-      (u) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3))),
+    const hidden = at(
+      `${pre}mlp.hook_post`,
+      [B, T, dMlp],
+      hPre.map((u) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3)))),
     );
     const mlpOut = at(
       `${pre}hook_mlp_out`,

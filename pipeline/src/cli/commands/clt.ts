@@ -4,8 +4,8 @@ import { basename, join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
-import { openCorpus } from "../../data/index.ts";
-import { loadModel } from "../../model/index.ts";
+import { corpusId, openCorpus } from "../../data/index.ts";
+import { loadModel, modelId } from "../../model/index.ts";
 import {
   CLT,
   checkpointTrainConfig,
@@ -188,7 +188,15 @@ export function register(program: Command): void {
       const metrics: EvalResult = { fvu: r.fvu, l0: r.l0, dead_fraction: r.dead_fraction, replacement: r.replacement };
       writeJsonAtomic(join(runDir, "eval.json"), {
         ...metrics,
-        details: { tokens: r.tokens, contexts: r.contexts, n_ctx: r.nCtx, ce: r.ce, corpus: o.corpus, model: modelDir },
+        // ids, not local paths: eval.json ships with CLTs and is published
+        details: {
+          tokens: r.tokens,
+          contexts: r.contexts,
+          n_ctx: r.nCtx,
+          ce: r.ce,
+          corpus: corpusId(corpus),
+          model: modelId(modelDir),
+        },
       });
       if (o.json) process.stdout.write(`${JSON.stringify(metrics)}\n`);
       else printTable(metrics, r);

@@ -1,8 +1,8 @@
 // `atlas intervene`: set or scale CLT feature activations on a prompt and show the new prediction.
 import type { Command } from "commander";
 import { z } from "zod";
-import { buildContext, type FeatureIntervention, intervene, softmax64 } from "../../attribution/index.ts";
-import { initBackend } from "../../backend/index.ts";
+import { buildContext, type FeatureIntervention, intervene } from "../../attribution/index.ts";
+import { initBackend, softmax64 } from "../../backend/index.ts";
 import { twoDigitTokenIds } from "../../study/dataset.ts";
 import { probabilityDifference, yearProbabilities } from "../../study/metrics.ts";
 import { BOS_ID, decodeToken, encode } from "../../tokenizer/index.ts";

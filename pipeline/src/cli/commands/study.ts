@@ -1,7 +1,7 @@
 // `atlas study greater-than`: the greater-than study on a model + CLT (metrics, feature ranking,
 // per-feature YY×ZZ heatmaps, descriptors, JSON, images, Markdown report).
 import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
@@ -79,7 +79,7 @@ export function register(program: Command): void {
       const opts: Parameters<typeof greaterThanStudy>[0] = {
         model,
         clt: loaded.clt,
-        modelName: modelDir,
+        modelName: basename(resolve(modelDir)), // a name, never a local path
         cltName: basename(o.clt.replace(/\/+$/, "")),
         nouns: nounList(o.nouns, model.vocab !== null),
         metricPrompts: o.prompts,

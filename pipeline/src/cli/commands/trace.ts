@@ -14,7 +14,7 @@ import {
   writeFileAtomic,
   writeGraphBinary,
 } from "../../graph/index.ts";
-import { cltModelOptions, loadCltAndModel, parseOptions } from "../options.ts";
+import { cltModelOptions, loadCltAndModel, parseOptions, sourceId } from "../options.ts";
 
 const unit = z.coerce.number().min(0).max(1);
 const TraceArgs = z.object({
@@ -72,12 +72,13 @@ export function register(program: Command): void {
       log(
         `model ${modelDir}, CLT ${o.clt} (${loaded.clt.shape.nFeatures} features × ${loaded.clt.shape.nLayers} layers)`,
       );
-      const scan = o.scan ?? basename(o.clt.replace(/\/+$/, ""));
+      // The JSON names the model and the CLT by folder name + weights sha256, never by local path.
+      const ids = { model: sourceId(modelDir), clt: sourceId(o.clt) };
       const r = await attribute(model, loaded.clt, o.prompt, {
         maxFeatureNodes: o.maxFeatureNodes,
         batchSize: o.batchSize,
-        scan,
-        modelName: modelDir,
+        scan: o.scan ?? ids.clt.name,
+        modelName: ids.model.name,
         onProgress: log,
       });
       const g = r.graph;
@@ -88,10 +89,10 @@ export function register(program: Command): void {
       const json = toCircuitTracerJson(g, prune, {
         slug: o.slug ?? basename(o.out, ".json"),
         atlas: {
-          model: modelDir,
-          clt: o.clt,
-          edge_threshold: o.edgeThreshold,
-          max_feature_nodes: o.maxFeatureNodes,
+          model: ids.model.name,
+          model_sha256: ids.model.sha256,
+          clt: ids.clt.name,
+          clt_sha256: ids.clt.sha256,
           n_active_features: r.stats.nActiveFeatures,
           n_feature_nodes: g.features.length,
           scores: { unpruned: full, pruned },
