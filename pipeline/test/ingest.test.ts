@@ -135,7 +135,14 @@ async function snapshot(driver: Driver, t: string): Promise<{ nodes: unknown[]; 
        RETURN type(r) AS type, n.id AS a, m.id AS b, ${props("r")} AS props`,
       { t, volatile },
     );
-    const sortProps = (p: unknown) => (p as [string, string, unknown][]).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+    // Floats to 12 significant digits: avg() sums in relationship-chain order, which differs between
+    // stores built differently (last-ulp differences); property types are still compared exactly.
+    const round = (v: unknown): unknown =>
+      typeof v === "number" && !Number.isInteger(v) ? Number(v.toPrecision(12)) : Array.isArray(v) ? v.map(round) : v;
+    const sortProps = (p: unknown) =>
+      (p as [string, string, unknown][])
+        .map(([k, t, v]) => [k, t, round(v)])
+        .sort((x, y) => ((x[0] as string) < (y[0] as string) ? -1 : 1));
     return {
       nodes: nodes.records.map((r) => {
         const o = toPlain(r.toObject()) as { props: unknown };
