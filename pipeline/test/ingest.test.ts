@@ -30,13 +30,13 @@ import {
   LabelRecordSchema,
 } from "../src/features/formats.ts";
 import { readCircuitTracerJson, writeCircuitTracerJson } from "../src/graph/index.ts";
+import { copyDemoClt } from "../src/ingest/index.ts";
 import { syntheticFeatureStats, syntheticGraph } from "../src/ingest/synthetic.ts";
 
 type Driver = ReturnType<typeof createDriver>;
 
 const root = mkdtempSync(join(tmpdir(), "ingest-"));
 const bin = join(import.meta.dirname, "..", "bin", "atlas.mjs");
-const assets = join(import.meta.dirname, "..", "assets");
 const TAG = `t${process.pid}${Date.now().toString(36)}`;
 const T = `${TAG}-clt`; // the transcoder id = the copied CLT dir's name
 const cltDir = join(root, T);
@@ -234,12 +234,7 @@ describe("atlas ingest against the real Neo4j", () => {
     const r = await ping(loadConfig());
     if (!r.ok) throw new Error(`Neo4j is not reachable (${r.reason}): start it with \`npm run db:up\``);
     // A copy of the demo CLT under a per-run name, so the transcoder id is this test's own.
-    mkdirSync(cltDir, { recursive: true });
-    for (const f of ["clt.safetensors", "eval.json"]) copyFileSync(join(assets, "demo-clt", f), join(cltDir, f));
-    const cfg = JSON.parse(readFileSync(join(assets, "demo-clt", "config.json"), "utf8"));
-    cfg.model = join(assets, "demo-model");
-    delete cfg.modelAbsolute;
-    writeFileSync(join(cltDir, "config.json"), JSON.stringify(cfg));
+    copyDemoClt(root, T);
     // Feature statistics for layer 0 and 1 (all 512 features each) and labels, in the features module's formats.
     mkdirSync(join(cltDir, "features"));
     const layers = [0, 1].map((layer) => {
