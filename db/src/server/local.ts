@@ -8,6 +8,7 @@ export { boltHandshake, type PingResult, ping, waitForBolt } from "./bolt.ts";
 export { findJava, findMaven, type JavaInfo } from "./java.ts";
 export {
   portInUse,
+  runImporter,
   runningPid,
   type StopOutcome,
   serverPort,

@@ -12,7 +12,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, "..", "..", "..");
 export const NEO4J_DIR = join(REPO_ROOT, "db", "neo4j");
 const TARGET = join(NEO4J_DIR, "target");
-const HOME = join(REPO_ROOT, ".neo4j");
+// ATLAS_NEO4J_HOME moves the whole local server (data, logs, pid file) elsewhere, e.g. a second,
+// throw-away server for tests that must stop and restart one.
+const HOME = process.env.ATLAS_NEO4J_HOME ? resolve(process.env.ATLAS_NEO4J_HOME) : join(REPO_ROOT, ".neo4j");
 
 export const paths = {
   home: HOME,
