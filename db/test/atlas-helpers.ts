@@ -89,6 +89,8 @@ export function smallGraph(
 export interface PairAggregate {
   a: string;
   b: string;
+  /** Stored key (recomputed rows carry the key the writers must have used). */
+  key: string;
   weightSum: number;
   weightAbsSum: number;
   count: number;
@@ -100,7 +102,7 @@ export function storedInfluences(transcoderId: string): Promise<PairAggregate[]>
   return readTx((tx) =>
     tx.rows<PairAggregate>(
       `MATCH (a:Feature {transcoderId: $t})-[r:INFLUENCES]->(b:Feature)
-       RETURN a.id AS a, b.id AS b, r.weightSum AS weightSum, r.weightAbsSum AS weightAbsSum,
+       RETURN a.id AS a, b.id AS b, r.key AS key, r.weightSum AS weightSum, r.weightAbsSum AS weightAbsSum,
               r.count AS count, r.graphs AS graphs ORDER BY a, b`,
       { t: transcoderId },
     ),
@@ -113,7 +115,7 @@ export function recomputedInfluences(transcoderId: string): Promise<PairAggregat
     tx.rows<PairAggregate>(
       `MATCH (g:Graph {transcoderId: $t})-[:HAS_NODE]->(x:GraphNode)-[e:ATTRIBUTES]->(y:GraphNode),
              (x)-[:OF]->(a:Feature), (y)-[:OF]->(b:Feature)
-       RETURN a.id AS a, b.id AS b, sum(e.weight) AS weightSum, sum(abs(e.weight)) AS weightAbsSum,
+       RETURN a.id AS a, b.id AS b, a.id + '>' + b.id AS key, sum(e.weight) AS weightSum, sum(abs(e.weight)) AS weightAbsSum,
               count(e) AS count, count(DISTINCT g) AS graphs ORDER BY a, b`,
       { t: transcoderId },
     ),

@@ -12,6 +12,7 @@ import {
   upsertModels,
   upsertTranscoders,
   writeGraph,
+  writeGraphs,
 } from "../src/atlas/index.ts";
 import { closeDriver, readTx } from "../src/driver.ts";
 import { DbError, NotFoundError } from "../src/errors.ts";
@@ -34,6 +35,7 @@ function assertAggregatesMatch(stored: PairAggregate[], recomputed: PairAggregat
     const s = stored[i]!;
     assert.equal(s.a, r.a);
     assert.equal(s.b, r.b);
+    assert.equal(s.key, r.key, "INFLUENCES key is {source id}>{target id}");
     assert.equal(s.count, r.count, `${r.a}→${r.b} count`);
     assert.equal(s.graphs, r.graphs, `${r.a}→${r.b} graphs`);
     assert.ok(Math.abs(s.weightSum - r.weightSum) < 1e-9, `${r.a}→${r.b} weightSum ${s.weightSum} vs ${r.weightSum}`);
@@ -185,6 +187,43 @@ describe("atlas write layer against the real server", () => {
     await deleteGraph(a2.graph.id);
     assert.equal((await storedInfluences(S.transcoderId)).length, 0);
     assert.equal((await scopeCounts(S)).graphNodes, 0);
+  });
+
+  test("a batch of graphs in one transaction: same aggregates as one at a time; unchanged and replaced graphs mixed in", async () => {
+    const a = smallGraph(S, "a", FEATS_A, 0);
+    const b = smallGraph(S, "b", FEATS_B, 1);
+    const rs = await writeGraphs([a, b]);
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      ["created", "created"],
+    );
+    const stored = await storedInfluences(S.transcoderId);
+    assertAggregatesMatch(stored, await recomputedInfluences(S.transcoderId));
+    const both = stored.find(
+      (p) => p.a === qualifiedFeatureId(S.transcoderId, 0, 1) && p.b === qualifiedFeatureId(S.transcoderId, 1, 5),
+    );
+    assert.equal(both?.graphs, 2, "a pair in both graphs of one batch counts two graphs");
+    assert.equal(both?.count, 3);
+    const counts = await scopeCounts(S);
+    assert.equal(counts.ofs, [...a.nodes, ...b.nodes].filter((n) => n.kind === "feature").length);
+    const gc = await readTx((tx) =>
+      tx.one("MATCH (f:Feature {id: $id}) RETURN f.graphCount AS c", { id: qualifiedFeatureId(S.transcoderId, 1, 5) }),
+    );
+    assert.equal(gc.c, 2, "graphCount counts each graph of the batch once");
+
+    // b unchanged, a replaced by different content, in one batch.
+    const a2 = smallGraph(S, "a", FEATS_A, 5);
+    assert.deepEqual(
+      (await writeGraphs([a2, b])).map((r) => r.status),
+      ["replaced", "unchanged"],
+    );
+    assert.deepEqual(await scopeCounts(S), counts);
+    assertAggregatesMatch(await storedInfluences(S.transcoderId), await recomputedInfluences(S.transcoderId));
+    await assert.rejects(writeGraphs([b, b]), /appears twice in one write batch/);
+
+    await deleteGraph(a2.graph.id);
+    await deleteGraph(b.graph.id);
+    assert.equal((await storedInfluences(S.transcoderId)).length, 0);
   });
 
   test("graph validation: unknown transcoder, bad feature ids and bad edges are refused", async () => {

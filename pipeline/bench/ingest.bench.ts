@@ -5,12 +5,23 @@
 // plain `UNWIND … MATCH (a {id}) MATCH (b {id}) CREATE (a)-[:R]->(b)` relationship rate
 // (stack-notes X11 measured ≈ 15K/s with it).
 //
-//   NEO4J_URI=bolt://127.0.0.1:7692 npm run bench:ingest [-- --scale 0.1 --concurrency 2 --keep]
+// `--bulk` measures the first load through the offline importer instead (`atlas ingest --bulk`: CSV,
+// `neo4j-admin database import full`, restart, migrations); it needs the local managed server with no
+// atlas data in it.
+//
+//   NEO4J_URI=bolt://127.0.0.1:7692 npm run bench:ingest [-- --scale 0.1 --concurrency 2 --edges-per-tx 50000 --keep]
+//   NEO4J_URI=bolt://127.0.0.1:7692 npm run bench:ingest -- --bulk [--scale 1]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
+  assertBulkTarget,
+  BulkImport,
   closeDriver,
   deleteGraph,
   ensureTranscoderFeatures,
+  type GraphInput,
   getConfig,
   int,
   newGraphWriteTimings,
@@ -19,7 +30,7 @@ import {
   upsertModels,
   upsertTranscoders,
   withSession,
-  writeGraph,
+  writeGraphs,
   writeTx,
 } from "@circuit-atlas/db";
 import { featureRowFromStats, graphInputFromJson } from "../src/ingest/sources.ts";
@@ -32,9 +43,12 @@ const { values: a } = parseArgs({
     "edges-per-graph": { type: "string", default: "10000" },
     "feature-nodes": { type: "string", default: "600" },
     concurrency: { type: "string", default: "1" },
+    "edges-per-tx": { type: "string", default: "50000" },
     "feature-batch": { type: "string", default: "2000" },
     "skip-stats": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    bulk: { type: "boolean", default: false },
+    "bulk-dir": { type: "string" },
   },
 });
 const scale = Number(a.scale);
@@ -43,8 +57,30 @@ const F = Math.max(16, Math.round(49152 * scale));
 const G = a.graphs ? Number(a.graphs) : Math.max(2, Math.round(1000 * scale));
 const E = Number(a["edges-per-graph"]);
 const concurrency = Number(a.concurrency);
+const edgesPerTx = Number(a["edges-per-tx"]);
 const T = "bench-gpt2s-clt";
 const M = "bench-gpt2s";
+
+const MODEL = { id: M, name: "gpt2 (bench)", nLayers: L, dModel: 768 };
+const TRANSCODER = {
+  id: T,
+  modelId: M,
+  kind: "clt" as const,
+  nLayers: L,
+  dModel: 768,
+  nFeatures: F,
+  featureInputHook: "hook_resid_mid",
+  featureOutputHook: "hook_mlp_out",
+};
+const SYNTHETIC = {
+  scan: T,
+  nLayers: L,
+  featuresPerLayer: F,
+  positions: 16,
+  featureNodes: Number(a["feature-nodes"]),
+  edges: E,
+  seed: 0,
+};
 
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const secs = (t0: number) => (performance.now() - t0) / 1000;
@@ -111,26 +147,19 @@ async function main(): Promise<void> {
   const cfg = getConfig();
   console.log(
     `bench:ingest on ${cfg.uri}: ${L} layers × ${fmt(F)} features = ${fmt(L * F)} features; ` +
-      `${fmt(G)} graphs × ${fmt(E)} edges = ${fmt(G * E)} edges; concurrency ${concurrency}`,
+      `${fmt(G)} graphs × ${fmt(E)} edges = ${fmt(G * E)} edges; concurrency ${concurrency}, ~${fmt(edgesPerTx)} edges per tx`,
   );
   await wipe();
   const floorRate = await floor(200_000);
   console.log(`floor (UNWIND MATCH/MATCH CREATE, 200K rels, 20K per tx): ${fmt(floorRate)} rels/s`);
 
+  if (a.bulk) {
+    await bulkBench(floorRate);
+    return;
+  }
   const tAll = performance.now();
-  await upsertModels([{ id: M, name: "gpt2 (bench)", nLayers: L, dModel: 768 }]);
-  await upsertTranscoders([
-    {
-      id: T,
-      modelId: M,
-      kind: "clt",
-      nLayers: L,
-      dModel: 768,
-      nFeatures: F,
-      featureInputHook: "hook_resid_mid",
-      featureOutputHook: "hook_mlp_out",
-    },
-  ]);
+  await upsertModels([MODEL]);
+  await upsertTranscoders([TRANSCODER]);
   let t0 = performance.now();
   const stubs = await ensureTranscoderFeatures(T);
   const stubSec = secs(t0);
@@ -155,30 +184,31 @@ async function main(): Promise<void> {
     );
   }
 
-  const o = {
-    scan: T,
-    nLayers: L,
-    featuresPerLayer: F,
-    positions: 16,
-    featureNodes: Number(a["feature-nodes"]),
-    edges: E,
-    seed: 0,
-  };
+  const o = SYNTHETIC;
   t0 = performance.now();
   let edges = 0;
   let next = 0;
   let genSec = 0;
   const timings = newGraphWriteTimings();
+  let lastReport = 0;
   const worker = async () => {
     while (next < G) {
-      const k = next++;
+      // Whole graphs per transaction up to about `edgesPerTx` edges, as `atlas ingest` does.
+      const batch: GraphInput[] = [];
+      let batchEdges = 0;
       const tg = performance.now();
-      const input = graphInputFromJson(syntheticGraph(o, k), { extras: { contentHash: `bench-${k}` } }).input;
+      while (next < G && (batch.length === 0 || batchEdges < edgesPerTx)) {
+        const k = next++;
+        const input = graphInputFromJson(syntheticGraph(o, k), { extras: { contentHash: `bench-${k}` } }).input;
+        batch.push(input);
+        batchEdges += input.edges.length;
+      }
       genSec += secs(tg);
-      const r = await writeGraph(input, { timings });
-      edges += r.edges;
-      if ((k + 1) % Math.max(1, Math.round(G / 20)) === 0) {
-        process.stderr.write(`  graphs: ${k + 1}/${G}, ${fmt(edges / secs(t0))} edges/s\n`);
+      for (const r of await writeGraphs(batch, { timings })) edges += r.edges;
+      const done = next;
+      if (done - lastReport >= Math.max(1, Math.round(G / 20)) || done === G) {
+        lastReport = done;
+        process.stderr.write(`  graphs: ${done}/${G}, ${fmt(edges / secs(t0))} edges/s\n`);
       }
     }
   };
@@ -209,6 +239,77 @@ async function main(): Promise<void> {
   t0 = performance.now();
   await deleteGraph(`${T}-synthetic-0`);
   console.log(`delete one graph with its aggregate contribution: ${(secs(t0) * 1000).toFixed(0)} ms`);
+  if (!a.keep) await wipe();
+  await closeDriver();
+}
+
+/**
+ * The first load through the offline importer (`atlas ingest --bulk`): the same synthetic rows as
+ * CSV, the import into the local server's store, restart and migrations (constraints, indexes,
+ * full-text). The server must be the local managed one and hold no atlas data.
+ */
+async function bulkBench(floorRate: number): Promise<void> {
+  await assertBulkTarget();
+  const dir = a["bulk-dir"] ?? mkdtempSync(join(tmpdir(), "atlas-bulk-bench-"));
+  const tAll = performance.now();
+  const bulk = new BulkImport(dir);
+  bulk.addModel(MODEL);
+  bulk.addTranscoder(TRANSCODER);
+  const o = SYNTHETIC;
+  let t0 = performance.now();
+  let edges = 0;
+  let nodes = 0;
+  for (let k = 0; k < G; k++) {
+    const r = bulk.addGraph(graphInputFromJson(syntheticGraph(o, k), { extras: { contentHash: `bench-${k}` } }).input);
+    edges += r.edges;
+    nodes += r.nodes;
+    if ((k + 1) % Math.max(1, Math.round(G / 10)) === 0) {
+      process.stderr.write(`  graphs → CSV: ${k + 1}/${G}, ${fmt(edges / secs(t0))} edges/s\n`);
+    }
+  }
+  const gSec = secs(t0);
+  console.log(
+    `graphs → CSV (synthetic generation included): ${fmt(G)} graphs, ${fmt(nodes)} nodes, ${fmt(edges)} edges in ` +
+      `${gSec.toFixed(1)} s = ${fmt(edges / gSec)} edges/s`,
+  );
+  t0 = performance.now();
+  let features = 0;
+  if (!a["skip-stats"]) {
+    for (let l = 0; l < L; l++) {
+      const rows = [];
+      for (let i = 0; i < F; i++) rows.push(featureRowFromStats(T, syntheticFeatureStats(l, i)));
+      bulk.addFeatures(rows);
+      features += rows.length;
+    }
+    const fSec = secs(t0);
+    console.log(
+      `feature statistics → CSV (generation included): ${fmt(features)} in ${fSec.toFixed(1)} s = ${fmt(features / fSec)} features/s`,
+    );
+  }
+  const r = await bulk.run({ log: (m) => process.stderr.write(`  ${m}\n`) });
+  const total = secs(tAll);
+  console.log(
+    `bulk import: ${fmt(r.nodes)} nodes, ${fmt(r.relationships)} relationships (${fmt(r.influences)} INFLUENCES); ` +
+      `CSV total ${r.csvSeconds.toFixed(1)} s, offline import ${r.importSeconds.toFixed(1)} s ` +
+      `(${fmt(r.relationships / r.importSeconds)} rels/s, stop/start + migrations included), summaries ${r.finishSeconds.toFixed(1)} s`,
+  );
+  console.log(
+    `total: ${total.toFixed(1)} s (${(total / 60).toFixed(2)} min) = ${fmt(edges / total)} edges/s, ` +
+      `${fmt((L * F) / total)} features/s end to end`,
+  );
+  console.log(`edges/s ÷ floor rels/s = ${(edges / total / floorRate).toFixed(2)}`);
+  const counts = await readTx((tx) =>
+    tx.one<{ influences: number; edges: number }>(
+      `CALL { MATCH ()-[r:INFLUENCES]->() RETURN count(r) AS influences }
+       CALL { MATCH ()-[r:ATTRIBUTES]->() RETURN count(r) AS edges }
+       RETURN influences, edges`,
+    ),
+  );
+  console.log(`stored: ${fmt(counts.edges)} ATTRIBUTES, ${fmt(counts.influences)} INFLUENCES`);
+  t0 = performance.now();
+  await deleteGraph(`${T}-synthetic-0`);
+  console.log(`delete one graph with its aggregate contribution (Bolt): ${(secs(t0) * 1000).toFixed(0)} ms`);
+  if (!a["bulk-dir"]) rmSync(dir, { recursive: true, force: true });
   if (!a.keep) await wipe();
   await closeDriver();
 }

@@ -6,11 +6,22 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { closeDriver, deleteGraph, loadConfig, ping, readTx, writeTx } from "@circuit-atlas/db";
+import {
+  closeDriver,
+  createDriver,
+  deleteGraph,
+  getDriver,
+  loadConfig,
+  ping,
+  readTx,
+  toPlain,
+  writeTx,
+} from "@circuit-atlas/db";
 import { loadCltDir } from "../src/attribution/index.ts";
 import {
   FEATURE_STATS_FORMAT,
@@ -19,11 +30,13 @@ import {
   LabelRecordSchema,
 } from "../src/features/formats.ts";
 import { readCircuitTracerJson, writeCircuitTracerJson } from "../src/graph/index.ts";
+import { copyDemoClt } from "../src/ingest/index.ts";
 import { syntheticFeatureStats, syntheticGraph } from "../src/ingest/synthetic.ts";
+
+type Driver = ReturnType<typeof createDriver>;
 
 const root = mkdtempSync(join(tmpdir(), "ingest-"));
 const bin = join(import.meta.dirname, "..", "bin", "atlas.mjs");
-const assets = join(import.meta.dirname, "..", "assets");
 const TAG = `t${process.pid}${Date.now().toString(36)}`;
 const T = `${TAG}-clt`; // the transcoder id = the copied CLT dir's name
 const cltDir = join(root, T);
@@ -97,6 +110,67 @@ async function cleanup(t: string): Promise<void> {
   });
 }
 
+/** Every node and relationship of transcoder `t`'s scope, with each property's stored Cypher type. */
+async function snapshot(driver: Driver, t: string): Promise<{ nodes: unknown[]; rels: unknown[] }> {
+  const scopeNodes = `CALL {
+      MATCH (n:Transcoder {id: $t}) RETURN n
+      UNION MATCH (:Transcoder {id: $t})-[:FOR_MODEL]->(n) RETURN n
+      UNION MATCH (n:Feature {transcoderId: $t}) RETURN n
+      UNION MATCH (n:Label)-[:DESCRIBES]->(:Feature {transcoderId: $t}) RETURN n
+      UNION MATCH (n:Graph {transcoderId: $t}) RETURN n
+      UNION MATCH (:Graph {transcoderId: $t})-[:HAS_NODE]->(n) RETURN n
+      UNION MATCH (n:Study {transcoderId: $t}) RETURN n
+    }`;
+  // Ingest times differ by construction.
+  const volatile = ["ingestedAt"];
+  const props = (x: string) => `[k IN keys(${x}) WHERE NOT k IN $volatile | [k, valueType(${x}[k]), ${x}[k]]]`;
+  const session = driver.session({ database: loadConfig().database });
+  try {
+    const nodes = await session.run(
+      `${scopeNodes} RETURN labels(n) AS labels, n.id AS id, ${props("n")} AS props ORDER BY id`,
+      { t, volatile },
+    );
+    const rels = await session.run(
+      `${scopeNodes} WITH n MATCH (n)-[r]->(m)
+       RETURN type(r) AS type, n.id AS a, m.id AS b, ${props("r")} AS props`,
+      { t, volatile },
+    );
+    // Floats to 12 significant digits: avg() sums in relationship-chain order, which differs between
+    // stores built differently (last-ulp differences); property types are still compared exactly.
+    const round = (v: unknown): unknown =>
+      typeof v === "number" && !Number.isInteger(v) ? Number(v.toPrecision(12)) : Array.isArray(v) ? v.map(round) : v;
+    const sortProps = (p: unknown) =>
+      (p as [string, string, unknown][])
+        .map(([k, t, v]) => [k, t, round(v)])
+        .sort((x, y) => ((x[0] as string) < (y[0] as string) ? -1 : 1));
+    return {
+      nodes: nodes.records.map((r) => {
+        const o = toPlain(r.toObject()) as { props: unknown };
+        return { ...o, props: sortProps(o.props) };
+      }),
+      rels: rels.records
+        .map((r) => {
+          const o = toPlain(r.toObject()) as { props: unknown };
+          return JSON.stringify({ ...o, props: sortProps(o.props) });
+        })
+        .sort(),
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
 function labelRecord(
   layer: number,
   featureIndex: number,
@@ -160,12 +234,7 @@ describe("atlas ingest against the real Neo4j", () => {
     const r = await ping(loadConfig());
     if (!r.ok) throw new Error(`Neo4j is not reachable (${r.reason}): start it with \`npm run db:up\``);
     // A copy of the demo CLT under a per-run name, so the transcoder id is this test's own.
-    mkdirSync(cltDir, { recursive: true });
-    for (const f of ["clt.safetensors", "eval.json"]) copyFileSync(join(assets, "demo-clt", f), join(cltDir, f));
-    const cfg = JSON.parse(readFileSync(join(assets, "demo-clt", "config.json"), "utf8"));
-    cfg.model = join(assets, "demo-model");
-    delete cfg.modelAbsolute;
-    writeFileSync(join(cltDir, "config.json"), JSON.stringify(cfg));
+    copyDemoClt(root, T);
     // Feature statistics for layer 0 and 1 (all 512 features each) and labels, in the features module's formats.
     mkdirSync(join(cltDir, "features"));
     const layers = [0, 1].map((layer) => {
@@ -412,6 +481,69 @@ describe("atlas ingest against the real Neo4j", () => {
     assert.deepEqual(await aggregateMismatches(T), []);
   });
 
+  test("--bulk into an empty local server builds exactly the graph the Bolt ingest built", async (t) => {
+    if (!loadConfig().local) {
+      t.skip("NEO4J_URI is external: the bulk route only serves the local managed server");
+      return;
+    }
+    // A second, throw-away local server (own home and port): the bulk route stops and restarts it.
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      ATLAS_NEO4J_HOME: join(root, "bulk-neo4j"),
+      NEO4J_URI: `bolt://127.0.0.1:${port}`,
+      ATLAS_NEO4J_HEAP: "512m",
+      ATLAS_NEO4J_PAGECACHE: "256m",
+      // a fresh store's first start is slow on a busy machine
+      ATLAS_DB_START_TIMEOUT: "600",
+    };
+    const repo = join(import.meta.dirname, "..", "..");
+    const db = (cmd: string) =>
+      spawnSync(process.execPath, ["--import", "tsx", join(repo, "db", "src", "cli", "main.ts"), cmd], {
+        cwd: repo,
+        env,
+        encoding: "utf8",
+        timeout: 600_000,
+      });
+    const bulkArgs = ["ingest", runDir, "--clt", cltDir, "--virtual-top-k", "3", "--bulk", "--quiet"];
+    let driver: Driver | undefined;
+    try {
+      const up = db("up");
+      assert.equal(up.status, 0, up.stderr);
+      const r = spawnSync(process.execPath, [bin, ...bulkArgs], { encoding: "utf8", timeout: 900_000, env });
+      assert.equal(r.status, 0, r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.equal(s.graphs.created, 2);
+      assert.equal(s.features, 1024);
+      assert.ok(s.bulk.relationships > 0);
+
+      driver = createDriver(loadConfig(env));
+      const bolt = await snapshot(getDriver(), T);
+      const bulk = await snapshot(driver, T);
+      assert.ok(bolt.nodes.length > 4 * 512 && bolt.rels.length > 1000);
+      assert.equal(bulk.nodes.length, bolt.nodes.length, "same nodes");
+      assert.deepEqual(bulk.nodes, bolt.nodes, "same nodes, properties and property types");
+      assert.equal(bulk.rels.length, bolt.rels.length, "same relationships");
+      assert.deepEqual(bulk.rels, bolt.rels, "same relationships, properties and property types");
+
+      // The store now holds atlas data: a second --bulk is refused with one sentence.
+      const again = spawnSync(process.execPath, [bin, ...bulkArgs], { encoding: "utf8", timeout: 300_000, env });
+      assert.notEqual(again.status, 0);
+      assert.match(again.stderr, /bulk import needs an empty database/);
+    } finally {
+      await driver?.close();
+      db("down");
+    }
+    // Against a server that is not the local managed one it refuses before touching anything.
+    const ext = spawnSync(process.execPath, [bin, ...bulkArgs], {
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...env, NEO4J_URI: "bolt://atlas-db.invalid:7687" },
+    });
+    assert.notEqual(ext.status, 0);
+    assert.match(ext.stderr, /is another server: ingest without --bulk/);
+  });
+
   test("full-text search over labels finds the feature, typos included", async () => {
     const search = (q: string) =>
       readTx((tx) =>
@@ -476,8 +608,9 @@ describe("atlas ingest against the real Neo4j", () => {
       files.push(p);
     }
     const links = files.reduce((s, f) => s + readCircuitTracerJson(f).links.length, 0);
-    // Kill the first ingest as soon as some graphs are committed.
-    const child = spawn(process.execPath, [bin, "ingest", dir, "--clt", synClt, "--graphs", ...files, "--quiet"], {
+    // Kill the first ingest as soon as some graphs are committed (two graphs per transaction).
+    const ingestArgs = ["ingest", dir, "--clt", synClt, "--edges-per-tx", "3000", "--graphs", ...files, "--quiet"];
+    const child = spawn(process.execPath, [bin, ...ingestArgs], {
       env: process.env,
       stdio: "ignore",
     });
@@ -496,7 +629,7 @@ describe("atlas ingest against the real Neo4j", () => {
     );
     assert.deepEqual(await aggregateMismatches(t), [], "every committed graph is complete");
 
-    const r = atlas(["ingest", dir, "--clt", synClt, "--graphs", ...files, "--quiet"]);
+    const r = atlas(ingestArgs);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.graphs.unchanged, partial.graphs);

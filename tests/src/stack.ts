@@ -97,3 +97,18 @@ export async function startServer(o: StartOptions): Promise<Server> {
     `${o.name} did not answer at ${o.readyUrl} within ${(o.timeoutMs ?? 120_000) / 1000} s; see ${logFile}`,
   );
 }
+
+/** The GraphQL API (`npm run api`) on a free loopback port; `url` is its /graphql endpoint. */
+export async function startApi(name = "api"): Promise<Server> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/graphql`;
+  return startServer({
+    name,
+    cmd: "npm",
+    args: ["run", "--silent", "api", "-w", "@circuit-atlas/api"],
+    // A generous query timeout: the test machine may be shared and slow; latency is bench:api's business.
+    env: { PORT: String(port), HOST: "127.0.0.1", ATLAS_API_TIMEOUT_MS: "60000" },
+    readyUrl: url,
+    readyGraphQL: "{ __typename }",
+  });
+}

@@ -283,6 +283,8 @@ export const AttributesRel = z.object({ weight: finite });
  * ingested graphs. `count` = number of such edges, `graphs` = number of graphs with at least one.
  */
 export const InfluencesRel = z.object({
+  /** `"{source feature id}>{target feature id}"`, unique (the writers' index into the aggregates). */
+  key: z.string(),
   weightSum: finite,
   weightAbsSum: finite.nonnegative(),
   count: int.positive(),

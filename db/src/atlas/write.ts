@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { Integer } from "neo4j-driver";
 import type { z } from "zod";
 import { readTx, type Tx, writeTx } from "../driver.ts";
-import { DbError, NotFoundError } from "../errors.ts";
+import { ConstraintViolationError, DbError, NotFoundError } from "../errors.ts";
 import { int } from "../values.ts";
 import {
   FeatureRow,
@@ -259,27 +259,39 @@ export interface GraphWriteResult {
   pairs: number;
 }
 
-/** Per-graph contribution to INFLUENCES: one row per (source feature, target feature). */
-function featurePairs(nodes: GraphInput["nodes"], edges: GraphEdge[]): Row[] {
-  const pairs = new Map<string, { a: string; b: string; s: number; sa: number; c: number }>();
+/** A feature pair's contribution to INFLUENCES (summed over one graph, or a batch of graphs). */
+interface PairSum {
+  a: string;
+  b: string;
+  s: number;
+  sa: number;
+  c: number;
+  g: number;
+}
+
+/** The INFLUENCES relationship key (`{source feature id}>{target feature id}`; unique, indexed by 0003). */
+export function influencesKey(source: string, target: string): string {
+  return `${source}>${target}`;
+}
+
+/** Per-graph contribution to INFLUENCES: one entry per (source feature, target feature), keyed. */
+function featurePairs(nodes: GraphInput["nodes"], edges: GraphEdge[]): Map<string, PairSum> {
+  const pairs = new Map<string, PairSum>();
   for (const e of edges) {
     const a = nodes[e.source]!.featureId;
     const b = nodes[e.target]!.featureId;
     if (a === undefined || b === undefined) continue;
-    const key = `${a}\u0000${b}`;
+    const key = influencesKey(a, b);
     let p = pairs.get(key);
     if (!p) {
-      p = { a, b, s: 0, sa: 0, c: 0 };
+      p = { a, b, s: 0, sa: 0, c: 0, g: 1 };
       pairs.set(key, p);
     }
     p.s += e.weight;
     p.sa += Math.abs(e.weight);
     p.c++;
   }
-  // Sorted so that concurrent graph writers lock feature pairs in the same order.
-  return [...pairs.values()]
-    .sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.b < y.b ? -1 : x.b > y.b ? 1 : 0))
-    .map((p) => ({ a: p.a, b: p.b, s: p.s, sa: p.sa, c: int(p.c) }));
+  return pairs;
 }
 
 /** Checks a graph's rows and returns them encoded; errors name the graph and the offending row. */
@@ -330,15 +342,16 @@ export function encodeGraph(input: GraphInput, ingestedAt = new Date().toISOStri
   return { graph, nodes, src, dst, w, pairs: featurePairs(input.nodes, input.edges) };
 }
 
-/**
- * Writes one graph in one transaction. The transcoder must exist; Features referenced by feature
- * nodes are created as stubs when missing (their statistics arrive with the feature files).
- */
+type EncodedGraph = ReturnType<typeof encodeGraph>;
+
 /** Milliseconds spent per phase of graph writes (accumulated; for benchmarks). */
-export type GraphWriteTimings = Record<"nodesAndEdges" | "featureLinks" | "influences" | "ablation" | "delete", number>;
+export type GraphWriteTimings = Record<
+  "check" | "features" | "nodesAndEdges" | "influences" | "ablation" | "delete",
+  number
+>;
 
 export function newGraphWriteTimings(): GraphWriteTimings {
-  return { nodesAndEdges: 0, featureLinks: 0, influences: 0, ablation: 0, delete: 0 };
+  return { check: 0, features: 0, nodesAndEdges: 0, influences: 0, ablation: 0, delete: 0 };
 }
 
 async function timed<T>(t: GraphWriteTimings | undefined, k: keyof GraphWriteTimings, f: () => Promise<T>): Promise<T> {
@@ -350,94 +363,204 @@ async function timed<T>(t: GraphWriteTimings | undefined, k: keyof GraphWriteTim
   }
 }
 
-export async function writeGraph(
-  input: GraphInput,
-  opts: { timings?: GraphWriteTimings } = {},
-): Promise<GraphWriteResult> {
-  const enc = encodeGraph(input);
-  const gid = input.graph.id;
-  return writeTx(async (tx) => {
-    const prev = await tx.maybeOne<{ hash: string }>("MATCH (g:Graph {id: $id}) RETURN g.contentHash AS hash", {
-      id: gid,
-    });
-    if (prev && prev.hash === input.graph.contentHash) {
-      return { graphId: gid, status: "unchanged", nodes: enc.nodes.length, edges: enc.w.length, pairs: 0 } as const;
-    }
-    if (prev) await timed(opts.timings, "delete", () => deleteGraphIn(tx, gid));
-    const t = await tx.maybeOne("MATCH (t:Transcoder {id: $id}) RETURN t.id AS id", {
-      id: input.graph.transcoderId,
-    });
-    if (!t) throw new NotFoundError(`graph ${gid}: transcoder ${input.graph.transcoderId} is not in the atlas`);
-    await createGraphIn(tx, enc, opts.timings);
-    return {
-      graphId: gid,
-      status: prev ? "replaced" : "created",
-      nodes: enc.nodes.length,
-      edges: enc.w.length,
-      pairs: enc.pairs.length,
-    } as const;
-  });
+export interface GraphWriteOptions {
+  timings?: GraphWriteTimings;
 }
 
-async function createGraphIn(tx: Tx, enc: ReturnType<typeof encodeGraph>, t?: GraphWriteTimings): Promise<void> {
-  const gid = enc.graph.id as string;
-  await timed(t, "nodesAndEdges", () =>
-    tx.run(
-      `MATCH (t:Transcoder {id: $graph.transcoderId})
-     CREATE (g:Graph) SET g = $graph
-     CREATE (g)-[:USES]->(t)
-     WITH g
-     UNWIND $nodes AS r
-     CREATE (n:GraphNode) SET n = r
-     CREATE (g)-[:HAS_NODE]->(n)
-     WITH collect(n) AS ns
-     UNWIND range(0, size($w) - 1) AS i
-     WITH ns[toInteger($src[i])] AS a, ns[toInteger($dst[i])] AS b, $w[i] AS w
-     CREATE (a)-[:ATTRIBUTES {weight: w}]->(b)`,
-      { graph: enc.graph, nodes: enc.nodes, src: enc.src, dst: enc.dst, w: enc.w },
+/**
+ * Writes one graph in one transaction (see `writeGraphs`). The transcoder must exist; Features
+ * referenced by feature nodes are created as stubs when missing.
+ */
+export async function writeGraph(input: GraphInput, opts: GraphWriteOptions = {}): Promise<GraphWriteResult> {
+  return (await writeGraphs([input], opts))[0]!;
+}
+
+/**
+ * Writes a batch of graphs in ONE transaction, so an interrupted ingest leaves each batch (and each
+ * graph) complete or absent. A graph whose contentHash is stored already is left alone; a changed one
+ * replaces the stored one (its contribution subtracted first). The batch's INFLUENCES contributions
+ * are summed in memory first (one row per distinct feature pair), then existing pairs are updated
+ * through the unique `INFLUENCES.key` index and the missing ones created between Feature nodes
+ * addressed by element id, so no pair costs a MERGE (expand-into on hub features).
+ */
+export async function writeGraphs(inputs: GraphInput[], opts: GraphWriteOptions = {}): Promise<GraphWriteResult[]> {
+  const ingestedAt = new Date().toISOString();
+  const encs = inputs.map((i) => encodeGraph(i, ingestedAt));
+  const ids = new Set<string>();
+  for (const e of encs) {
+    const id = e.graph.id as string;
+    if (ids.has(id)) throw new DbError(`graph ${id} appears twice in one write batch`);
+    ids.add(id);
+  }
+  // Two writers creating the same new pair: the unique key rejects the second; its batch is redone
+  // (it sees the pair then). Any other error is the caller's.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeTx((tx) => writeGraphsIn(tx, encs, opts.timings));
+    } catch (err) {
+      if (!(err instanceof ConstraintViolationError && err.property === "key" && attempt < 4)) throw err;
+    }
+  }
+}
+
+async function writeGraphsIn(tx: Tx, encs: EncodedGraph[], t?: GraphWriteTimings): Promise<GraphWriteResult[]> {
+  const prev = await timed(t, "check", () =>
+    tx.rows<{ id: string; hash: string | null }>(
+      "UNWIND $ids AS id MATCH (g:Graph {id: id}) RETURN g.id AS id, g.contentHash AS hash",
+      { ids: encs.map((e) => e.graph.id) },
     ),
   );
-  // Feature links and per-feature counts (a feature at several positions counts once per graph).
-  await timed(t, "featureLinks", () =>
-    tx.run(
-      `MATCH (n:GraphNode {graphId: $gid}) WHERE n.kind = 'feature'
-     WITH n ORDER BY n.featureId
-     MERGE (f:Feature {id: n.featureId})
-       ON CREATE SET f.transcoderId = $transcoderId, f.layer = n.layer, f.featureIndex = n.featureIndex,
-                     f.featureId = toString(n.layer) + '_' + toString(n.featureIndex)
-     CREATE (n)-[:OF]->(f)
-     WITH DISTINCT f
-     SET f.graphCount = coalesce(f.graphCount, 0) + 1`,
-      { gid, transcoderId: enc.graph.transcoderId },
-    ),
-  );
-  if (enc.pairs.length > 0) {
-    await timed(t, "influences", () =>
+  const prevHash = new Map(prev.map((r) => [r.id, r.hash]));
+  const results: GraphWriteResult[] = encs.map((e) => {
+    const id = e.graph.id as string;
+    const status = !prevHash.has(id) ? "created" : prevHash.get(id) === e.graph.contentHash ? "unchanged" : "replaced";
+    return { graphId: id, status, nodes: e.nodes.length, edges: e.w.length, pairs: 0 };
+  });
+  const todo = encs.filter((_, i) => results[i]!.status !== "unchanged");
+  if (todo.length === 0) return results;
+  const transcoders = [...new Set(todo.map((e) => e.graph.transcoderId as string))];
+  const known = await tx.rows<{ id: string }>("UNWIND $ids AS id MATCH (t:Transcoder {id: id}) RETURN t.id AS id", {
+    ids: transcoders,
+  });
+  const missing = transcoders.find((id) => !known.some((k) => k.id === id));
+  if (missing !== undefined) {
+    const g = todo.find((e) => e.graph.transcoderId === missing)!;
+    throw new NotFoundError(`graph ${g.graph.id as string}: transcoder ${missing} is not in the atlas`);
+  }
+  for (const r of results) {
+    if (r.status === "replaced") await timed(t, "delete", () => deleteGraphIn(tx, r.graphId));
+  }
+
+  // Features of the batch: stubs where missing, graphCount += number of graphs holding the feature
+  // (a feature at several positions counts once per graph); their element ids for the links below.
+  const feats = new Map<
+    string,
+    { id: string; transcoderId: string; layer: Integer; featureIndex: Integer; g: number }
+  >();
+  const validated = new Set<string>();
+  for (const e of todo) {
+    const inGraph = new Set<string>();
+    for (const n of e.nodes) {
+      if (n.kind !== "feature") continue;
+      const id = n.featureId as string;
+      if (n.ablationPredicted !== undefined) validated.add(id);
+      if (inGraph.has(id)) continue;
+      inGraph.add(id);
+      const f = feats.get(id);
+      if (f) f.g++;
+      else {
+        feats.set(id, {
+          id,
+          transcoderId: e.graph.transcoderId as string,
+          layer: n.layer as Integer,
+          featureIndex: n.featureIndex as Integer,
+          g: 1,
+        });
+      }
+    }
+  }
+  const featureRows = [...feats.values()]
+    .sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+    .map((f) => ({ ...f, g: int(f.g) }));
+  const eids = new Map<string, string>();
+  if (featureRows.length > 0) {
+    const rows = await timed(t, "features", () =>
+      tx.rows<{ id: string; e: string }>(
+        `UNWIND $rows AS r
+         MERGE (f:Feature {id: r.id})
+           ON CREATE SET f.transcoderId = r.transcoderId, f.layer = r.layer, f.featureIndex = r.featureIndex,
+                         f.featureId = toString(r.layer) + '_' + toString(r.featureIndex)
+         SET f.graphCount = coalesce(f.graphCount, 0) + r.g
+         RETURN r.id AS id, elementId(f) AS e`,
+        { rows: featureRows },
+      ),
+    );
+    for (const r of rows) eids.set(r.id, r.e);
+  }
+
+  // Nodes, HAS_NODE, OF and ATTRIBUTES of each graph in one statement: links address the new nodes
+  // by list index and the Features by element id, so no index lookup per edge.
+  for (const e of todo) {
+    const links: { i: Integer; f: string }[] = [];
+    e.nodes.forEach((n, i) => {
+      if (n.kind === "feature") links.push({ i: int(i), f: eids.get(n.featureId as string)! });
+    });
+    await timed(t, "nodesAndEdges", () =>
       tx.run(
-        `UNWIND $pairs AS p
-       MATCH (a:Feature {id: p.a}) MATCH (b:Feature {id: p.b})
-       MERGE (a)-[r:INFLUENCES]->(b)
-         ON CREATE SET r.weightSum = p.s, r.weightAbsSum = p.sa, r.count = p.c, r.graphs = 1
-         ON MATCH SET r.weightSum = r.weightSum + p.s, r.weightAbsSum = r.weightAbsSum + p.sa,
-                      r.count = r.count + p.c, r.graphs = r.graphs + 1`,
-        { pairs: enc.pairs },
+        `MATCH (t:Transcoder {id: $graph.transcoderId})
+         CREATE (g:Graph) SET g = $graph
+         CREATE (g)-[:USES]->(t)
+         WITH g
+         UNWIND $nodes AS r
+         CREATE (n:GraphNode) SET n = r
+         CREATE (g)-[:HAS_NODE]->(n)
+         WITH collect(n) AS ns
+         CALL {
+           WITH ns
+           UNWIND $links AS l
+           MATCH (f:Feature) WHERE elementId(f) = l.f
+           WITH ns[l.i] AS n, f
+           CREATE (n)-[:OF]->(f)
+         }
+         UNWIND range(0, size($w) - 1) AS i
+         WITH ns[toInteger($src[i])] AS a, ns[toInteger($dst[i])] AS b, $w[i] AS w
+         CREATE (a)-[:ATTRIBUTES {weight: w}]->(b)`,
+        { graph: e.graph, nodes: e.nodes, links, src: e.src, dst: e.dst, w: e.w },
       ),
     );
   }
-  await timed(t, "ablation", () => refreshAblationSummaries(tx, gid));
+
+  // INFLUENCES: the batch's pairs summed in memory, sorted by key (same lock order for every writer).
+  const sums = new Map<string, PairSum>();
+  todo.forEach((e) => {
+    for (const [k, p] of e.pairs) {
+      const q = sums.get(k);
+      if (!q) sums.set(k, { ...p });
+      else {
+        q.s += p.s;
+        q.sa += p.sa;
+        q.c += p.c;
+        q.g += p.g;
+      }
+    }
+  });
+  for (const [i, e] of encs.entries()) if (results[i]!.status !== "unchanged") results[i]!.pairs = e.pairs.size;
+  if (sums.size > 0) {
+    const keys = [...sums.keys()].sort();
+    const rows = keys.map((k, i) => {
+      const p = sums.get(k)!;
+      return { i: int(i), k, a: eids.get(p.a)!, b: eids.get(p.b)!, s: p.s, sa: p.sa, c: int(p.c), g: int(p.g) };
+    });
+    await timed(t, "influences", async () => {
+      const hit = await tx.rows<{ i: number }>(
+        `UNWIND $rows AS p
+         MATCH ()-[r:INFLUENCES {key: p.k}]->()
+         SET r.weightSum = r.weightSum + p.s, r.weightAbsSum = r.weightAbsSum + p.sa,
+             r.count = r.count + p.c, r.graphs = r.graphs + p.g
+         RETURN p.i AS i`,
+        { rows },
+      );
+      const found = new Set(hit.map((h) => h.i));
+      const fresh = rows.filter((_, i) => !found.has(i));
+      if (fresh.length > 0) {
+        await tx.run(
+          `UNWIND $rows AS p
+           MATCH (a:Feature) WHERE elementId(a) = p.a
+           MATCH (b:Feature) WHERE elementId(b) = p.b
+           CREATE (a)-[:INFLUENCES {key: p.k, weightSum: p.s, weightAbsSum: p.sa, count: p.c, graphs: p.g}]->(b)`,
+          { rows: fresh },
+        );
+      }
+    });
+  }
+  if (validated.size > 0) {
+    await timed(t, "ablation", () => refreshAblationSummaries(tx, [...validated].sort()));
+  }
+  return results;
 }
 
-/** Recomputes the ablation summary of every feature that has a validated node in graph `gid`. */
-async function refreshAblationSummaries(tx: Tx, gid: string, featureIds?: string[]): Promise<void> {
-  const ids =
-    featureIds ??
-    (
-      await tx.rows<{ id: string }>(
-        `MATCH (n:GraphNode {graphId: $gid}) WHERE n.kind = 'feature' AND n.ablationPredicted IS NOT NULL
-         RETURN DISTINCT n.featureId AS id`,
-        { gid },
-      )
-    ).map((r) => r.id);
+/** Recomputes the ablation summary of the features `ids` from all their validated graph nodes. */
+export async function refreshAblationSummaries(tx: Tx, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx.run(
     `UNWIND $ids AS id
@@ -465,9 +588,9 @@ async function deleteGraphIn(tx: Tx, gid: string): Promise<void> {
   await tx.run(
     `MATCH (a:GraphNode {graphId: $gid})-[e:ATTRIBUTES]->(b:GraphNode)
      WHERE a.kind = 'feature' AND b.kind = 'feature'
-     WITH a.featureId AS fa, b.featureId AS fb, sum(e.weight) AS s, sum(abs(e.weight)) AS sa, count(e) AS c
-     ORDER BY fa, fb
-     MATCH (:Feature {id: fa})-[r:INFLUENCES]->(:Feature {id: fb})
+     WITH a.featureId + '>' + b.featureId AS k, sum(e.weight) AS s, sum(abs(e.weight)) AS sa, count(e) AS c
+     ORDER BY k
+     MATCH ()-[r:INFLUENCES {key: k}]->()
      SET r.weightSum = r.weightSum - s, r.weightAbsSum = r.weightAbsSum - sa, r.count = r.count - c,
          r.graphs = r.graphs - 1
      WITH r WHERE r.count <= 0
@@ -489,7 +612,6 @@ async function deleteGraphIn(tx: Tx, gid: string): Promise<void> {
   await tx.run("MATCH (g:Graph {id: $gid}) DETACH DELETE g", { gid });
   await refreshAblationSummaries(
     tx,
-    gid,
     validated.map((r) => r.id),
   );
 }

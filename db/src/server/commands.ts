@@ -10,6 +10,7 @@ import {
   portInUse,
   provision,
   provisionProblem,
+  runImporter,
   runningPid,
   ServerError,
   type ServerSettings,
@@ -195,4 +196,29 @@ export async function status(opts: { config?: DbConfig; timeoutMs?: number } = {
     pid,
     detail: r.ok ? `${r.agent}, ${owner}` : `${owner}; ${r.reason}`,
   };
+}
+
+/**
+ * Offline import into the local server's database: stop the server, run `neo4j-admin database
+ * import full` with `args` (the caller checked that the database holds nothing to lose), start it
+ * again and migrate (constraints, indexes, full-text). Refuses an external NEO4J_URI.
+ */
+export async function importLocalStore(args: string[], opts: { log?: Log } = {}): Promise<UpResult> {
+  const log = opts.log ?? quiet;
+  const config = loadConfig();
+  if (!config.local) {
+    throw new ServerError(
+      `NEO4J_URI=${config.uri} is not the local managed server: an offline import cannot reach its store`,
+    );
+  }
+  const settings = serverSettings();
+  const java = findJava(settings);
+  const problem = provisionProblem();
+  if (problem) throw new ServerError(`the local Neo4j is not provisioned (${problem}): run npm run db:up first`);
+  await withUpLock(settings.ATLAS_DB_START_TIMEOUT * 1000, async () => {
+    await down({ log });
+    log(`importing into ${paths.data} (database ${config.database})`);
+    await runImporter(java, settings, config.database, args, log);
+  });
+  return up({ log });
 }

@@ -31,7 +31,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, "..", "..", "..");
 const NEO4J_DIR = join(REPO_ROOT, "db", "neo4j");
 const TARGET = join(NEO4J_DIR, "target");
-const HOME = join(REPO_ROOT, ".neo4j");
+// ATLAS_NEO4J_HOME moves the whole local server (data, logs, pid file) elsewhere, e.g. a second,
+// throw-away server for tests that must stop and restart one.
+const HOME = process.env.ATLAS_NEO4J_HOME ? resolve(process.env.ATLAS_NEO4J_HOME) : join(REPO_ROOT, ".neo4j");
 
 export const paths = {
   home: HOME,
@@ -331,6 +333,65 @@ export function spawnServer(java: JavaInfo, config: DbConfig, settings: ServerSe
   child.unref();
   if (child.pid === undefined) throw new ServerError(`could not start ${java.java}`);
   return child.pid;
+}
+
+/**
+ * Runs Neo4j's offline importer (`neo4j-admin database import full`, from the same jars as the
+ * server) into this checkout's store; the server must be stopped. Its output goes to `log` line by
+ * line. Memory: the JVM heap is ATLAS_NEO4J_HEAP, off-heap at most ATLAS_NEO4J_PAGECACHE × 2.
+ */
+export async function runImporter(
+  java: JavaInfo,
+  settings: ServerSettings,
+  database: string,
+  args: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  const classpath = [join(paths.lib, "*"), join(paths.plugins, "*")].join(delimiter);
+  const offHeap = `${parseInt(settings.ATLAS_NEO4J_PAGECACHE, 10) * 2}${settings.ATLAS_NEO4J_PAGECACHE.slice(-1)}`;
+  const all = [
+    `-Xmx${settings.ATLAS_NEO4J_HEAP}`,
+    ...JVM_FLAGS,
+    "-cp",
+    classpath,
+    "org.neo4j.cli.AdminTool",
+    "database",
+    "import",
+    "full",
+    "--overwrite-destination=true",
+    "--id-type=string",
+    `--max-off-heap-memory=${offHeap}`,
+    ...args,
+    database,
+  ];
+  mkdirSync(join(paths.home, "conf"), { recursive: true });
+  const tail: string[] = [];
+  const code = await new Promise<number | null>((resolvePromise, reject) => {
+    const child = spawn(java.java, all, {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NEO4J_HOME: paths.home, NEO4J_CONF: join(paths.home, "conf") },
+    });
+    let rest = "";
+    const onData = (chunk: Buffer) => {
+      const lines = (rest + chunk.toString("utf8")).split("\n");
+      rest = lines.pop() ?? "";
+      for (const l of lines) {
+        if (!l.trim()) continue;
+        tail.push(l);
+        if (tail.length > 20) tail.shift();
+        log(l);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("exit", (c) => resolvePromise(c));
+  });
+  if (code !== 0) {
+    const why = tail.findLast((l) => /error|exception|invalid|failed/i.test(l)) ?? tail.at(-1) ?? "";
+    throw new ServerError(`neo4j-admin database import failed (exit ${code}): ${why.trim()}`);
+  }
 }
 
 export type StopOutcome = "stopped" | "killed" | "not-running";

@@ -11,6 +11,9 @@ const Args = z.object({
   clt: z.string().min(1).optional(),
   virtualTopK: z.coerce.number().int().min(0),
   concurrency: z.coerce.number().int().min(1).max(8),
+  edgesPerTx: z.coerce.number().int().min(1),
+  bulk: z.boolean().optional(),
+  bulkDir: z.string().min(1).optional(),
   quiet: z.boolean().optional(),
 });
 
@@ -25,7 +28,13 @@ export function register(program: Command): void {
     .option("--graphs <files...>", "graph JSON files (default: every graph JSON with a side file under RUN_DIR)")
     .option("--clt <dir>", "CLT run directory (default: RUN_DIR if it is one, else the CLT the graphs record)")
     .option("--virtual-top-k <k>", "store the top-k virtual weights per feature (0: skip)", "0")
-    .option("--concurrency <n>", "graphs written at the same time", "1")
+    .option("--concurrency <n>", "graph batches written at the same time", "1")
+    .option("--edges-per-tx <n>", "whole graphs per transaction until about this many edges", "50000")
+    .option(
+      "--bulk",
+      "first load of an empty local database with Neo4j's offline importer (stops and restarts the local server)",
+    )
+    .option("--bulk-dir <dir>", "keep the bulk import's CSV files here (default: a temporary directory)")
     .option("--quiet", "no progress output")
     .action(async (runDir: string, raw: unknown) => {
       const o = parseOptions(Args, raw, "ingest");
@@ -38,6 +47,9 @@ export function register(program: Command): void {
           ...(o.clt ? { clt: o.clt } : {}),
           virtualTopK: o.virtualTopK,
           concurrency: o.concurrency,
+          edgesPerTx: o.edgesPerTx,
+          ...(o.bulk ? { bulk: true } : {}),
+          ...(o.bulkDir ? { bulkDir: o.bulkDir } : {}),
           log,
           progress: !o.quiet,
         });
