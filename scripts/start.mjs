@@ -38,7 +38,12 @@ const stop = (code) => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
   setTimeout(() => process.exit(code), 3000).unref();
 };
-for (const c of children) c.on("exit", (code) => !stopping && (console.error("start: a server stopped; stopping the other"), stop(code || 1)));
+for (const c of children)
+  c.on("exit", (code) => {
+    if (stopping) return;
+    console.error("start: a server stopped; stopping the other");
+    stop(code || 1);
+  });
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
 

@@ -5,9 +5,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
-import { BuildConfig, buildConfigJsonSchema, loadBuildConfig, type PlanContext, planStages } from "../src/build/index.ts";
-import { decide } from "../src/build/run.ts";
+import {
+  BuildConfig,
+  buildConfigJsonSchema,
+  loadBuildConfig,
+  type PlanContext,
+  planStages,
+} from "../src/build/index.ts";
 import { stageKey } from "../src/build/plan.ts";
+import { decide } from "../src/build/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "build-plan-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,7 +21,10 @@ const ctx: PlanContext = { out: join(dir, "run"), name: "t", modelDir: "/m", mod
 
 /** A state file in which every stage finished with its outputs present, as runBuild writes it. */
 function finishedState(cfg: BuildConfig) {
-  const stages: Record<string, { key: string; status: "done"; startedAt: string; outputs: Record<string, { size: number; mtimeMs: number }> }> = {};
+  const stages: Record<
+    string,
+    { key: string; status: "done"; startedAt: string; outputs: Record<string, { size: number; mtimeMs: number }> }
+  > = {};
   const keys: Record<string, string> = {};
   for (const s of planStages(cfg, ctx)) {
     keys[s.name] = stageKey(s, keys);
@@ -97,13 +106,16 @@ test("build config: defaults, one error line naming the file and field, schema f
   assert.equal(d.clt.featuresPerLayer, 512);
   const bad = join(dir, "bad.json");
   writeFileSync(bad, JSON.stringify({ clt: { featuresPerLayer: -3 }, colour: "red" }));
-  assert.throws(() => loadBuildConfig(bad), (e: Error) => {
-    assert.ok(e.message.startsWith(`build config ${bad}: `));
-    assert.match(e.message, /featuresPerLayer/);
-    assert.match(e.message, /colour/);
-    assert.ok(!e.message.includes("\n"));
-    return true;
-  });
+  assert.throws(
+    () => loadBuildConfig(bad),
+    (e: Error) => {
+      assert.ok(e.message.startsWith(`build config ${bad}: `));
+      assert.match(e.message, /featuresPerLayer/);
+      assert.match(e.message, /colour/);
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    },
+  );
   writeFileSync(bad, "{ not json");
   assert.throws(() => loadBuildConfig(bad), /build config .*bad\.json: /);
   const shipped = JSON.parse(readFileSync(join(import.meta.dirname, "..", "build.schema.json"), "utf8"));

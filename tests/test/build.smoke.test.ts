@@ -97,7 +97,14 @@ test("atlas build: raw text → CLT → graphs, study, dashboards, labels → Ne
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { featureId: string; label: string });
-  const wordsOf = (t: string) => [...new Set(t.toLowerCase().split(/[^a-z]+/).filter((w) => w.length > 3))];
+  const wordsOf = (t: string) => [
+    ...new Set(
+      t
+        .toLowerCase()
+        .split(/[^a-z]+/)
+        .filter((w) => w.length > 3),
+    ),
+  ];
   const freq = new Map<string, number>();
   for (const l of labels) for (const w of wordsOf(l.label)) freq.set(w, (freq.get(w) ?? 0) + 1);
   const [word, n] = [...freq].sort((x, y) => x[1] - y[1])[0]!;

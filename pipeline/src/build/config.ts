@@ -19,7 +19,9 @@ export const BuildConfig = z
       .string()
       .regex(/^[A-Za-z0-9][\w.-]*$/)
       .optional()
-      .describe("atlas name: the transcoder id is `<name>-clt`, graph ids `<name>-prompt-NN` (default: the run folder's name)"),
+      .describe(
+        "atlas name: the transcoder id is `<name>-clt`, graph ids `<name>-prompt-NN` (default: the run folder's name)",
+      ),
     model: z
       .string()
       .default("demo")
@@ -42,7 +44,10 @@ export const BuildConfig = z
         featuresPerLayer: int.positive().default(512),
         tokens: int.positive().default(600_000).describe("training tokens"),
         batchTokens: int.positive().optional(),
-        extraArgs: z.array(z.string()).default([]).describe("further `atlas clt train` flags, e.g. [\"--lambda\", \"0.8\"]"),
+        extraArgs: z
+          .array(z.string())
+          .default([])
+          .describe('further `atlas clt train` flags, e.g. ["--lambda", "0.8"]'),
       })
       .prefault({}),
     eval: z.object({ tokens: int.positive().default(32_768) }).prefault({}),

@@ -25,16 +25,7 @@ export interface Stage {
   resume?: { marker: string; command: string[] };
 }
 
-export const STAGE_NAMES = [
-  "corpus",
-  "clt",
-  "eval",
-  "graphs",
-  "study",
-  "features",
-  "labels",
-  "ingest",
-] as const;
+export const STAGE_NAMES = ["corpus", "clt", "eval", "graphs", "study", "features", "labels", "ingest"] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface PlanContext {

@@ -70,7 +70,13 @@ export function decide(stages: Stage[], state: BuildState): { stage: Stage; key:
     const inputsRerun = stage.after.some((d) => rerun.has(d));
     let action: StageAction = "run";
     if (!inputsRerun && rec?.key === key && rec.status === "done" && outputsIntact(stage, rec)) action = "skip";
-    else if (!inputsRerun && rec?.key === key && rec.status === "running" && stage.resume && existsSync(stage.resume.marker))
+    else if (
+      !inputsRerun &&
+      rec?.key === key &&
+      rec.status === "running" &&
+      stage.resume &&
+      existsSync(stage.resume.marker)
+    )
       action = "resume";
     if (action !== "skip") rerun.add(stage.name);
     return { stage, key, action };
@@ -83,7 +89,12 @@ function runAtlas(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
     child.on("error", fail);
     child.on("exit", (code, signal) => {
       if (code === 0) done();
-      else fail(new Error(`atlas ${args.slice(0, 2).join(" ")} ${signal ? `was stopped (${signal})` : `exited with ${code}`}`));
+      else
+        fail(
+          new Error(
+            `atlas ${args.slice(0, 2).join(" ")} ${signal ? `was stopped (${signal})` : `exited with ${code}`}`,
+          ),
+        );
     });
   });
 }
@@ -116,7 +127,8 @@ export async function runBuild(o: RunBuildOptions): Promise<StageReport[]> {
     if (action === "run") for (const dir of stage.owns) rmSync(dir, { recursive: true, force: true });
     state.stages[stage.name] = { key, status: "running", startedAt: new Date().toISOString() };
     writeJsonAtomic(paths.state, state);
-    const commands = action === "resume" && stage.resume ? [stage.resume.command, ...stage.commands.slice(1)] : stage.commands;
+    const commands =
+      action === "resume" && stage.resume ? [stage.resume.command, ...stage.commands.slice(1)] : stage.commands;
     for (const p of stage.outputs) mkdirSync(dirname(p), { recursive: true });
     for (const args of commands) {
       try {

@@ -16,20 +16,36 @@ export interface BuildSummary {
   stages: StageReport[];
 }
 
-function readJson(path: string): any {
-  return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : null;
+// The shapes written by `clt train` (config.json), `clt eval` (eval.json) and the study, as far as read here.
+interface CltConfigFile {
+  shape: { nLayers: number; nFeatures: number };
+}
+interface EvalFile {
+  fvu: { mean: number };
+  l0: { total: number };
+  replacement: { top1_agreement: number; ce_recovered: number };
+}
+interface StudyFile {
+  metrics: { original: { probabilityDifference: number }; replacement: { probabilityDifference: number } };
+  verdict?: { verdict: string };
+}
+
+function readJson<T>(path: string): T | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as T) : null;
 }
 
 export function buildSummary(ctx: PlanContext, stages: StageReport[]): BuildSummary {
   const p = runPaths(ctx.out, ctx.name);
-  const cfg = readJson(join(p.clt, "config.json"));
-  const ev = readJson(join(p.clt, "eval.json"));
-  const st = readJson(join(p.study, "greater-than.json"));
+  const cfg = readJson<CltConfigFile>(join(p.clt, "config.json"));
+  const ev = readJson<EvalFile>(join(p.clt, "eval.json"));
+  const st = readJson<StudyFile>(join(p.study, "greater-than.json"));
   const labelsFile = join(p.clt, "labels", "labels.jsonl");
   const shape = cfg?.shape;
   return {
     model: ctx.modelDir,
-    features: shape ? { layers: shape.nLayers, perLayer: shape.nFeatures, total: shape.nLayers * shape.nFeatures } : null,
+    features: shape
+      ? { layers: shape.nLayers, perLayer: shape.nFeatures, total: shape.nLayers * shape.nFeatures }
+      : null,
     eval: ev
       ? {
           fvuMean: ev.fvu.mean,
@@ -51,7 +67,7 @@ export function buildSummary(ctx: PlanContext, stages: StageReport[]): BuildSumm
           readFileSync(labelsFile, "utf8")
             .split("\n")
             .filter(Boolean)
-            .map((l) => JSON.parse(l).featureId),
+            .map((l) => (JSON.parse(l) as { featureId: string }).featureId),
         ).size
       : 0,
     stages,

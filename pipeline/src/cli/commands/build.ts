@@ -18,8 +18,8 @@ import {
 } from "../../build/index.ts";
 import { modelId, parseHfConfig, pullModel } from "../../model/index.ts";
 import { writeJsonAtomic } from "../../transcoder/io.ts";
-import { DEMO_MODEL_DIR } from "./lm.ts";
 import { parseOptions } from "../options.ts";
+import { DEMO_MODEL_DIR } from "./lm.ts";
 
 // Shapes of the public GPT-2 checkpoints, for a dry run before anything is downloaded.
 const KNOWN_SHAPES: Record<string, ModelShape> = {
@@ -72,7 +72,10 @@ export function register(program: Command): void {
     .option("--name <name>", "atlas name; the transcoder id is <name>-clt (default: the run folder's name)")
     .option("--model <model>", 'model: "demo", a local HF folder, or a hub id such as "gpt2"')
     .option("--corpus <path>", "training corpus (text / JSONL / Parquet, glob ok); default: the generated demo corpus")
-    .option("--dry-run", "print the plan (run / resume / skip per stage) and the time and memory estimates, run nothing")
+    .option(
+      "--dry-run",
+      "print the plan (run / resume / skip per stage) and the time and memory estimates, run nothing",
+    )
     .option("--schema", "print the build config's JSON schema (pipeline/build.schema.json) and exit")
     .option("--summary <file>", "also write the final summary as JSON here (default: <out>/summary.json)")
     .action(async (raw: unknown) => {
