@@ -4,7 +4,8 @@
 // stage after it — and nothing before.
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { FEATURE_MANIFEST_FILE, FEATURES_DIR, LABELS_DIR, LABELS_FILE } from "../features/index.ts";
 import type { BuildConfig } from "./config.ts";
 
 export interface Stage {
@@ -49,6 +50,8 @@ export function runPaths(out: string, name: string) {
     heldoutCorpus: join(out, "corpus", "heldout"),
     clt: join(out, `${name}-clt`),
     graphs: join(out, "graphs"),
+    features: join(out, `${name}-clt`, FEATURES_DIR),
+    labels: join(out, `${name}-clt`, LABELS_DIR, LABELS_FILE),
     study: join(out, "greater-than"),
     state: join(out, "build-state.json"),
   };
@@ -174,35 +177,24 @@ export function planStages(cfg: BuildConfig, ctx: PlanContext): Stage[] {
       ],
       owns: [p.study],
     });
+  const featuresArgs = ["features", "--clt", p.clt, "--corpus", heldoutCorpus, "--tokens", String(cfg.features.tokens)];
   stages.push(
     {
       name: "features",
       title: "feature statistics (dashboards)",
       after: ["clt", "corpus"],
       inputs: cfg.features,
-      outputs: [join(p.clt, "features", "manifest.json")],
-      commands: [["features", "--clt", p.clt, "--corpus", heldoutCorpus, "--tokens", String(cfg.features.tokens)]],
-      owns: [join(p.clt, "features")],
-      resume: {
-        marker: join(p.clt, "features", "state"),
-        command: [
-          "features",
-          "--clt",
-          p.clt,
-          "--corpus",
-          heldoutCorpus,
-          "--tokens",
-          String(cfg.features.tokens),
-          "--resume",
-        ],
-      },
+      outputs: [join(p.features, FEATURE_MANIFEST_FILE)],
+      commands: [featuresArgs],
+      owns: [p.features],
+      resume: { marker: join(p.features, "state"), command: [...featuresArgs, "--resume"] },
     },
     {
       name: "labels",
       title: useLlm ? "labels (LLM, scored)" : "labels (offline heuristic)",
       after: cfg.study.enabled ? ["features", "study"] : ["features"],
       inputs: { ...cfg.labels, useLlm, endpoint: useLlm ? (process.env.OPENAI_BASE_URL ?? null) : null },
-      outputs: [join(p.clt, "labels", "labels.jsonl")],
+      outputs: [p.labels],
       commands: [
         [
           "label",
@@ -213,7 +205,7 @@ export function planStages(cfg: BuildConfig, ctx: PlanContext): Stage[] {
           ...(cfg.labels.limit ? ["--limit", String(cfg.labels.limit)] : []),
         ],
       ],
-      owns: [join(p.clt, "labels")],
+      owns: [dirname(p.labels)],
     },
   );
   if (cfg.ingest.enabled)

@@ -2,6 +2,7 @@
 // (so a fully skipped rerun prints the same numbers), plus the per-stage timings of this run.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { currentLabels, readLabels } from "../features/index.ts";
 import type { PlanContext } from "./plan.ts";
 import { runPaths } from "./plan.ts";
 import type { StageReport } from "./run.ts";
@@ -34,12 +35,13 @@ function readJson<T>(path: string): T | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as T) : null;
 }
 
-export function buildSummary(ctx: PlanContext, stages: StageReport[]): BuildSummary {
+export async function buildSummary(ctx: PlanContext, stages: StageReport[]): Promise<BuildSummary> {
   const p = runPaths(ctx.out, ctx.name);
+  const labels = [];
+  for await (const r of readLabels(p.clt)) labels.push(r);
   const cfg = readJson<CltConfigFile>(join(p.clt, "config.json"));
   const ev = readJson<EvalFile>(join(p.clt, "eval.json"));
   const st = readJson<StudyFile>(join(p.study, "greater-than.json"));
-  const labelsFile = join(p.clt, "labels", "labels.jsonl");
   const shape = cfg?.shape;
   return {
     model: ctx.modelDir,
@@ -62,14 +64,7 @@ export function buildSummary(ctx: PlanContext, stages: StageReport[]): BuildSumm
         }
       : null,
     graphs: existsSync(p.graphs) ? readdirSync(p.graphs).filter((f) => f.endsWith(".graph.safetensors")).length : 0,
-    labels: existsSync(labelsFile)
-      ? new Set(
-          readFileSync(labelsFile, "utf8")
-            .split("\n")
-            .filter(Boolean)
-            .map((l) => (JSON.parse(l) as { featureId: string }).featureId),
-        ).size
-      : 0,
+    labels: currentLabels(labels).size,
     stages,
   };
 }

@@ -121,7 +121,7 @@ export function register(program: Command): void {
         return;
       }
       const reports = await runBuild({ config: cfg, context: ctx, log });
-      const summary = buildSummary(ctx, reports);
+      const summary = await buildSummary(ctx, reports);
       writeJsonAtomic(o.summary ?? join(ctx.out, "summary.json"), summary);
       process.stdout.write(`${formatSummary(summary)}\n`);
     });
