@@ -1,42 +1,70 @@
 #!/usr/bin/env node
 // `npm start`: the main job on the built-in defaults, from a fresh clone.
-// 1. installs dependencies if missing; 2. provisions and starts Neo4j and applies migrations;
-// 3. on the shipped demo model + demo CLT: traces Goodfire's greater-than prompt and runs the
-//    greater-than study, then feature statistics and offline (heuristic) labels for every live
-//    feature. Outputs go to runs/demo/ (override with ATLAS_OUT).
-import { existsSync } from "node:fs";
+// 1. setup (system packages, npm deps); 2. Neo4j up + migrations (or NEO4J_URI);
+// 3. `atlas build`: corpus → CLT → eval → graphs → greater-than study → dashboards → labels → Neo4j,
+//    each stage skipped when up to date (runs/atlas/, `npm start -- --config FILE` for other runs);
+// 4. serves the GraphQL API (API_PORT, default 4000) and the site (WEB_PORT, default 3000) in the
+//    foreground until Ctrl-C, which stops both. ATLAS_NO_SERVE=1 stops after the build.
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot, run } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 
 process.env.TURBO_TELEMETRY_DISABLED = "1";
 process.env.NEXT_TELEMETRY_DISABLED = "1";
-
-const out = process.env.ATLAS_OUT ?? join(repoRoot, "runs", "demo");
-const clt = process.env.ATLAS_CLT ?? join(repoRoot, "pipeline", "assets", "demo-clt");
-const prompt = process.env.ATLAS_PROMPT ?? "The war lasted from the year 1711 to 17";
-const atlas = (args) => run(process.execPath, [join(repoRoot, "pipeline", "bin", "atlas.mjs"), ...args]);
+const t0 = Date.now();
 
 if (!setup().ok) process.exit(1);
 run("npm", ["run", "--silent", "db:up"]);
+run(process.execPath, [join(repoRoot, "pipeline", "bin", "atlas.mjs"), "build", ...process.argv.slice(2)]);
+if (process.env.ATLAS_NO_SERVE === "1") process.exit(0);
 
-if (!existsSync(join(clt, "config.json"))) {
-  console.error(`start: no CLT at ${clt} (set ATLAS_CLT to a CLT run directory)`);
-  process.exit(1);
+const apiPort = process.env.API_PORT ?? "4000";
+const webPort = process.env.WEB_PORT ?? "3000";
+const apiUrl = `http://127.0.0.1:${apiPort}/graphql`;
+const webUrl = `http://127.0.0.1:${webPort}/`;
+const children = [
+  spawn("npm", ["run", "--silent", "api"], { cwd: repoRoot, stdio: "inherit", env: { ...process.env, PORT: apiPort } }),
+  spawn("npm", ["run", "--silent", "web"], {
+    cwd: repoRoot,
+    stdio: "inherit",
+    env: { ...process.env, PORT: webPort, ATLAS_API_URL: apiUrl },
+  }),
+];
+let stopping = false;
+const stop = (code) => {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
+  setTimeout(() => process.exit(code), 3000).unref();
+};
+for (const c of children)
+  c.on("exit", (code) => {
+    if (stopping) return;
+    console.error("start: a server stopped; stopping the other");
+    stop(code || 1);
+  });
+process.on("SIGINT", () => stop(0));
+process.on("SIGTERM", () => stop(0));
+
+/** Polls until the URL answers (any HTTP status below 500), or gives up after `ms`. */
+async function answers(url, init, ms) {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 1000))) {
+    try {
+      const r = await fetch(url, init);
+      if (r.status < 500) return true;
+    } catch {}
+  }
+  return false;
 }
-console.log(`\n== attribution graph: "${prompt}"`);
-// --force: a rerun of start replaces its own graph (trace refuses to replace a graph otherwise).
-atlas(["trace", "--clt", clt, "--prompt", prompt, "--out", join(out, "graph.json"), "--validate", "20", "--force"]);
-console.log("\n== greater-than study");
-atlas(["study", "greater-than", "--clt", clt, "--out", join(out, "greater-than")]);
-
-console.log("\n== feature dashboards and offline labels");
-const heldout = join(out, "heldout-corpus");
-atlas(["corpus", "demo", "--out", heldout, "--tokens", "40000", "--seed", "7", "--split", "heldout"]);
-// Into the CLT dir (features/, labels/), where `atlas ingest` reads them.
-atlas(["features", "--clt", clt, "--corpus", join(heldout, "heldout.jsonl"), "--tokens", "20000"]);
-atlas(["label", "--clt", clt, "--offline", "--study", join(out, "greater-than", "greater-than.json")]);
-
-console.log(`\nDone. Graph: ${join(out, "graph.json")} (open in circuit-tracer / Neuronpedia viewers)`);
-console.log(`Study report: ${join(out, "greater-than", "report.md")}`);
-console.log(`Feature statistics and labels: ${join(clt, "features")}, ${join(clt, "labels", "labels.jsonl")}`);
+const query = { method: "POST", headers: { "content-type": "application/json" }, body: '{"query":"{__typename}"}' };
+// The site's first start may include `next build` (about a minute on 2 cores).
+const [api, web] = await Promise.all([answers(apiUrl, query, 120_000), answers(webUrl, undefined, 600_000)]);
+if (!api || !web) {
+  console.error(`start: ${!api ? `the API did not answer on ${apiUrl}` : `the site did not answer on ${webUrl}`}`);
+  stop(1);
+} else {
+  console.log(
+    `\nCircuit Atlas is serving (ready in ${Math.round((Date.now() - t0) / 1000)} s):\n  site     ${webUrl}\n  GraphQL  ${apiUrl}\nCtrl-C stops both.`,
+  );
+}

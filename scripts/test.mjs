@@ -38,7 +38,8 @@ let fail = 0;
 let skipped = 0;
 const dir = join(repoRoot, ".test-results");
 if (existsSync(dir)) {
-  for (const f of readdirSync(dir)) {
+  // Only the TAP copies: browser tests also keep screenshots, logs and the demo atlas here.
+  for (const f of readdirSync(dir).filter((name) => name.endsWith(".tap"))) {
     const text = readFileSync(join(dir, f), "utf8");
     const grab = (k) => sumTag(text, k);
     pass += grab("pass");

@@ -1,5 +1,6 @@
 // One line per command group; each module exports `register(program)`.
 import type { Command } from "commander";
+import { register as build } from "./build.ts";
 import { register as clt } from "./clt.ts";
 import { register as corpus } from "./corpus.ts";
 import { register as exportLabels } from "./export-labels.ts";
@@ -15,6 +16,7 @@ import { register as trace } from "./trace.ts";
 
 type Register = (program: Command) => void;
 const groups: Register[] = [
+  build,
   clt,
   corpus,
   lm,
