@@ -10,7 +10,7 @@
 import { gemm } from "../backend/index.ts";
 import { jumpReluActive } from "./jumprelu.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
-import { activeAxpy, candidateDots, encoderGradSparse, rowViews } from "./sparse.ts";
+import { activeAxpy, decoderBackwardByFeature, encoderGradSparse, featureIndex, rowViews } from "./sparse.ts";
 import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
 /**
@@ -83,6 +83,11 @@ export class FusedStep implements TrainStep {
   private gTheta: Float64Array;
   private gNorm: Float64Array;
   private gBenc: Float64Array;
+  /** Sparse layers: candidate lists grouped by feature (sparse.ts featureIndex), dL/d‖w‖ / ‖w‖. */
+  private featStart: Int32Array;
+  private featQ = new Int32Array(0);
+  private qTok = new Int32Array(0);
+  private coef: Float64Array;
   readonly stats: StepStats;
 
   constructor(shape: CltShape, batch: number, opts: FusedOptions = {}) {
@@ -124,7 +129,15 @@ export class FusedStep implements TrainStep {
     this.gTheta = new Float64Array(F);
     this.gNorm = new Float64Array(F);
     this.gBenc = new Float64Array(F);
+    this.featStart = new Int32Array(F + 1);
+    this.coef = new Float64Array(F);
     this.stats = newStepStats(L, F);
+  }
+
+  private ensureFeatureIndex(nc: number): void {
+    if (this.featQ.length >= nc) return;
+    this.featQ = new Int32Array(Math.ceil(nc * 1.25));
+    this.qTok = new Int32Array(this.featQ.length);
   }
 
   /**
@@ -211,7 +224,7 @@ export class FusedStep implements TrainStep {
       if (this.sparseLayers[l]) {
         const yRows = rowViews(yhat, l * d, Ld, n, B);
         const wRows = rowViews(p.wDec[l]!, 0, n, n, F);
-        activeAxpy(yRows, wRows, true, this.zCand[l]!, this.theta[l]!, this.cand[l]!, this.rowStart[l]!, B, n);
+        activeAxpy(yRows, wRows, this.zCand[l]!, this.theta[l]!, this.cand[l]!, this.rowStart[l]!, B, n);
       } else gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
     }
     // ---- MSE and its gradient in one pass: R = ŷ − y, then dMSE/dŷ = 2R/B kept in yhat,
@@ -232,11 +245,17 @@ export class FusedStep implements TrainStep {
     st.sparsity = (k.lambda * sp) / B;
     st.preAct = (k.lambdaPre * pre) / B;
     st.loss = st.mse + st.sparsity + st.preAct;
+    st.gradNorm = Number.NaN;
     if (!grads) return st;
 
-    // ---- backward
+    // ---- backward. gradSq: Σ of the squared gradient elements, accumulated as each tensor is
+    // written (the clipping norm without another pass over the parameters)
     const g = yhat;
-    for (let q = 0; q < Ld; q++) grads.bDec[q] = gbd[q]!;
+    let gradSq = 0;
+    for (let q = 0; q < Ld; q++) {
+      grads.bDec[q] = gbd[q]!;
+      gradSq += grads.bDec[q]! ** 2;
+    }
     const lamB = k.lambda / B;
     const lpB = k.lambdaPre / B;
     const eps = k.bandwidth;
@@ -256,20 +275,43 @@ export class FusedStep implements TrainStep {
       const gzC = this.gzC;
       const nr = this.norms[l]!;
       const th = this.theta[l]!;
-      // dL/da (MSE part) at the candidates: G_ℓ·W_dec[ℓ]ᵀ, densely (one GEMM, then a gather) or
-      // one dot product per candidate that needs it
+      const below = this.countBelow[l]!;
+      const szB = this.sumZBelow[l]!;
+      const tanhC = this.tanhCand[l]!;
+      // dL/d‖w_i‖ first: it depends on z only (sparsity term at the active candidates, then the
+      // pre-activation term d/dn = λ_P/B·Σ_below(θ−z)), and the sparse ∂W_dec pass needs it
+      const gN = this.gNorm.fill(0);
+      normCoefCandidates(zc, th, tanhC, cand, gN, nc, c, lamB);
+      for (let i = 0; i < F; i++) gN[i]! += lpB * (below[i]! * th[i]! - szB[i]!);
+      const gwDec = grads.wDec[l]!;
+      // dL/da (MSE part) at the candidates: G_ℓ·W_dec[ℓ]ᵀ, densely (one GEMM, then a gather), or
+      // per candidate that needs it inside the feature-by-feature pass that also writes ∂W_dec
       if (sparse) {
-        const gRows = rowViews(g, l * d, Ld, n, B);
-        candidateDots(gRows, rowViews(p.wDec[l]!, 0, n, n, F), zc, th, cand, rowStart, gaC, B, n, half);
+        this.ensureFeatureIndex(nc);
+        featureIndex(cand, rowStart, B, F, this.featStart, this.featQ, this.qTok);
+        const coef = this.coef;
+        for (let i = 0; i < F; i++) coef[i] = nr[i]! > 0 ? gN[i]! / nr[i]! : 0;
+        gradSq += decoderBackwardByFeature(
+          rowViews(g, l * d, Ld, n, B),
+          rowViews(p.wDec[l]!, 0, n, n, F),
+          rowViews(gwDec, 0, n, n, F),
+          coef,
+          zc,
+          th,
+          this.featStart,
+          this.featQ,
+          this.qTok,
+          gaC,
+          F,
+          n,
+          half,
+        );
       } else {
         if (!this.ga) this.ga = new Float32Array(B * F);
         gemm(false, true, B, F, n, 1, g.subarray(l * d), Ld, p.wDec[l]!, n, 0, this.ga, F);
         gatherCandidates(this.ga, cand, rowStart, gaC, B, F);
       }
-      const below = this.countBelow[l]!;
-      const szB = this.sumZBelow[l]!;
       const gTh = this.gTheta.fill(0);
-      const gN = this.gNorm.fill(0);
       const gB = this.gBenc.fill(0);
       const negPre = this.negPre;
       const sparseInactive = this.sparseInactive;
@@ -281,14 +323,11 @@ export class FusedStep implements TrainStep {
         sparseInactive[i] = lamB * c * nr[i]!;
       }
       const thEps = 1 / eps;
-      const tanhC = this.tanhCand[l]!;
-      candidateGrads(zc, gaC, th, nr, negPre, sparseInactive, gTh, gN, gB, cand, tanhC, gzC, nc, c, lamB, half, thEps);
-      // pre-activation terms, per feature: d/dθ = λ_P/B·n·count_below; d/dn = λ_P/B·Σ_below(θ−z);
-      // d/db_enc = −λ_P/B·n·count_below
+      candidateGrads(zc, gaC, th, nr, negPre, sparseInactive, gTh, gB, cand, tanhC, gzC, nc, c, lamB, half, thEps);
+      // pre-activation terms, per feature: d/dθ = λ_P/B·n·count_below; d/db_enc = −λ_P/B·n·count_below
       for (let i = 0; i < F; i++) {
         const cb = below[i]!;
         gTh[i]! += lpB * nr[i]! * cb;
-        gN[i]! += lpB * (cb * th[i]! - szB[i]!);
         gB[i]! += negPre[i]! * cb;
       }
       const gbe = grads.bEnc[l]!;
@@ -296,6 +335,7 @@ export class FusedStep implements TrainStep {
       for (let i = 0; i < F; i++) {
         gbe[i] = gB[i]!;
         glt[i] = gTh[i]! * th[i]!; // chain rule through θ = exp(logθ)
+        gradSq += gbe[i]! ** 2 + glt[i]! ** 2;
       }
       if (sparse) {
         // dL/dz = −λ_P/B·n + (candidate corrections): ∂W_enc = x̄ ⊗ (−λ_P/B·n) + sparse part
@@ -304,21 +344,33 @@ export class FusedStep implements TrainStep {
         const encT = this.encT;
         const xRows = rowViews(x, l * d, Ld, d, B);
         const tRows = rowViews(encT, 0, d, d, F);
-        encoderGradSparse(xRows, this.xSum, l * d, negPre, gzC, cand, rowStart, encT, tRows, grads.wEnc[l]!, B, d, F);
-        // ∂W_dec = norm terms (d‖w‖/dw = w/‖w‖, dense O(F·n)) + Σ over active (t, i) of a_ti·G_t
-        normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n, true);
-        const gRows = rowViews(g, l * d, Ld, n, B);
-        activeAxpy(gRows, rowViews(grads.wDec[l]!, 0, n, n, F), false, zc, th, cand, rowStart, B, n);
+        gradSq += encoderGradSparse(
+          xRows,
+          this.xSum,
+          l * d,
+          negPre,
+          gzC,
+          cand,
+          rowStart,
+          encT,
+          tRows,
+          grads.wEnc[l]!,
+          B,
+          d,
+          F,
+        );
       } else {
         // dL/dz rows: −λ_P/B·n everywhere below the window, the candidates' values put back
         const ga = this.ga!;
         scatterRows(ga, negPreF32, cand, rowStart, gzC, B, F);
         // dL/dW_enc[ℓ] = x_ℓᵀ·gz ; dL/dW_dec[ℓ] = a_ℓᵀ·G_ℓ + norm terms
         gemm(true, false, d, F, B, 1, x.subarray(l * d), Ld, ga, F, 0, grads.wEnc[l]!, F);
-        gemm(true, false, F, n, B, 1, this.a[l]!, F, g.subarray(l * d), Ld, 0, grads.wDec[l]!, n);
-        normGrad(p.wDec[l]!, grads.wDec[l]!, nr, gN, F, n, false);
+        gradSq += sumSquares(grads.wEnc[l]!);
+        gemm(true, false, F, n, B, 1, this.a[l]!, F, g.subarray(l * d), Ld, 0, gwDec, n);
+        gradSq += addNormGrad(p.wDec[l]!, gwDec, nr, gN, F, n);
       }
     }
+    st.gradNorm = Math.sqrt(gradSq);
     return st;
   }
 }
@@ -401,27 +453,33 @@ function msePass(
 }
 
 /**
- * Decoder-norm terms: gwd[i, :] += (gN_i/‖w_i‖)·wd[i, :] (d‖w‖/dw = w/‖w‖), rows of length n; with
- * `set` the rows are overwritten instead (zero where the coefficient is).
+ * Decoder-norm terms onto the dense ∂W_dec: gwd[i, :] += (gN_i/‖w_i‖)·wd[i, :] (d‖w‖/dw = w/‖w‖),
+ * rows of length n. Returns Σ of the squared results (the row is still in cache).
  */
-function normGrad(
+function addNormGrad(
   wd: Float32Array,
   gwd: Float32Array,
   nr: Float32Array,
   gN: Float64Array,
   F: number,
   n: number,
-  set: boolean,
-): void {
+): number {
+  let sq = 0;
   for (let i = 0; i < F; i++) {
     const ni = nr[i]!;
     const coef = ni > 0 ? gN[i]! / ni : 0;
     const off = i * n;
-    if (set) {
-      if (coef === 0) gwd.fill(0, off, off + n);
-      else for (let r = 0; r < n; r++) gwd[off + r] = coef * wd[off + r]!;
-    } else if (coef !== 0) for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
+    if (coef !== 0) for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
+    for (let r = 0; r < n; r++) sq += gwd[off + r]! ** 2;
   }
+  return sq;
+}
+
+/** Σ v² (float64). */
+function sumSquares(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  return s;
 }
 
 /** out[q] = m[t, cand[q]] for every candidate (row by row). */
@@ -575,8 +633,8 @@ function forwardPass(
 
 /**
  * Backward through the sparsity term and the JumpReLU at one layer's nc candidates: gaC holds dMSE/da
- * on entry, dL/dz goes to gz (both indexed like cand). The per-feature sums of the θ, norm and b_enc
- * gradients are accumulated; the elements below the window (dL/dz = −λ_P/B·n) and the remaining
+ * on entry, dL/dz goes to gz (both indexed like cand). The per-feature sums of the θ and b_enc
+ * gradients are accumulated (the norm's in normCoefCandidates); the elements below the window (dL/dz = −λ_P/B·n) and the remaining
  * pre-activation terms are the caller's, per feature.
  */
 function candidateGrads(
@@ -587,7 +645,6 @@ function candidateGrads(
   negPre: Float64Array,
   sparseInactive: Float64Array,
   gTh: Float64Array,
-  gN: Float64Array,
   gB: Float64Array,
   cand: Int32Array,
   tanhC: Float64Array,
@@ -607,13 +664,33 @@ function candidateGrads(
       const tv = tanhC[q]!;
       const s2 = 1 - tv * tv;
       const gat = gaC[q]! + lamB * c * ni * s2;
-      gN[i]! += lamB * c * zi * s2;
       gz[q] = gat;
       gB[i]! += gat;
       if (zi - ti < half) gTh[i]! -= ti * thEps * gat;
     } else {
       gz[q] = zi < ti ? negPre[i]! : 0;
       if (ti - zi < half) gTh[i]! -= ti * thEps * (gaC[q]! + sparseInactive[i]!);
+    }
+  }
+}
+
+/** gN[i] += λ/B·c·z·(1 − tanh²(c·n·z)) over the active candidates: the sparsity term's d/d‖w_i‖. */
+function normCoefCandidates(
+  zc: Float32Array,
+  th: Float32Array,
+  tanhC: Float64Array,
+  cand: Int32Array,
+  gN: Float64Array,
+  nc: number,
+  c: number,
+  lamB: number,
+): void {
+  for (let q = 0; q < nc; q++) {
+    const i = cand[q]!;
+    const zi = zc[q]!;
+    if (jumpReluActive(zi, th[i]!)) {
+      const tv = tanhC[q]!;
+      gN[i]! += lamB * c * zi * (1 - tv * tv);
     }
   }
 }

@@ -2,7 +2,8 @@
 // fused step (fused.ts) is tested against, and the "tfjs" training engine.
 import * as tf from "@tensorflow/tfjs";
 import { jumpRelu } from "./jumprelu.ts";
-import type { CltParams, CltShape } from "./params.ts";
+import { globalNorm } from "./optim.ts";
+import { type CltParams, type CltShape, paramList } from "./params.ts";
 import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
 export interface TfParams {
@@ -118,6 +119,7 @@ export class TfStep implements TrainStep {
         }
         grads.bDec.set(gs[4 * L]!.dataSync());
       }
+      st.gradNorm = grads ? globalNorm(paramList(grads).map(([, a]) => a)) : Number.NaN;
       // tf.grads disposes the intermediates, so the stats come from a second, forward-only pass
       f(...vars);
       const o = out as unknown as TfLoss;

@@ -47,15 +47,10 @@ export function rowViews(
   return v;
 }
 
-/**
- * For every active (t, i) (z_ti > θ_i): tokenRows[t] += z_ti·featureRows[i] when `intoTokens` (the
- * decoder forward, ŷ_t += a_ti·W_dec[i]), else featureRows[i] += z_ti·tokenRows[t] (∂W_dec[i] +=
- * a_ti·G_t, on top of the decoder-norm part already there). Rows of length n.
- */
+/** The decoder forward: tokenRows[t] += z_ti·featureRows[i] for every active (t, i) (z_ti > θ_i), rows of length n. */
 export function activeAxpy(
   tokenRows: Float32Array[],
   featureRows: Float32Array[],
-  intoTokens: boolean,
   zc: Float32Array,
   th: Float32Array,
   cand: Int32Array,
@@ -67,39 +62,8 @@ export function activeAxpy(
     const rt = tokenRows[t]!;
     const e = rowStart[t + 1]!;
     for (let q = rowStart[t]!; q < e; q++) {
-      const i = cand[q]!;
       const zi = zc[q]!;
-      if (!jumpReluActive(zi, th[i]!)) continue;
-      if (intoTokens) axpy(n, zi, featureRows[i]!, rt);
-      else axpy(n, zi, rt, featureRows[i]!);
-    }
-  }
-}
-
-/**
- * gaC[q] = G_t · W[i] for the candidates whose dL/da is used: active ones (z > θ) and those within
- * ε/2 below θ (θ-gradient); 0 for the rest (listed by the scan's conservative bound only).
- */
-export function candidateDots(
-  gRows: Float32Array[],
-  wRows: Float32Array[],
-  zc: Float32Array,
-  th: Float32Array,
-  cand: Int32Array,
-  rowStart: Int32Array,
-  gaC: Float32Array,
-  B: number,
-  n: number,
-  half: number,
-): void {
-  for (let t = 0; t < B; t++) {
-    const gt = gRows[t]!;
-    const e = rowStart[t + 1]!;
-    for (let q = rowStart[t]!; q < e; q++) {
-      const i = cand[q]!;
-      const zi = zc[q]!;
-      const ti = th[i]!;
-      gaC[q] = jumpReluActive(zi, ti) || ti - zi < half ? dot(n, gt, wRows[i]!) : 0;
+      if (jumpReluActive(zi, th[cand[q]!]!)) axpy(n, zi, featureRows[cand[q]!]!, rt);
     }
   }
 }
@@ -107,7 +71,7 @@ export function candidateDots(
 /**
  * ∂W_enc [d, F] = x̄ ⊗ base + Σ_q x_t ⊗ corr_q e_i, with x̄ = Σ_t x_t (float64, offset xo) and corr_q
  * the candidates' dL/dz minus base. The sparse sum goes into `tr` [F, d] (feature-major, so each
- * update is one contiguous saxpy) and is transposed into gw in blocks.
+ * update is one contiguous saxpy) and is transposed into gw in blocks. Returns Σ gw² (float64).
  */
 export function encoderGradSparse(
   xRows: Float32Array[],
@@ -123,7 +87,7 @@ export function encoderGradSparse(
   B: number,
   d: number,
   F: number,
-): void {
+): number {
   tr.fill(0);
   for (let t = 0; t < B; t++) {
     const xt = xRows[t]!;
@@ -134,6 +98,7 @@ export function encoderGradSparse(
     }
   }
   const BS = 32;
+  let sq = 0;
   for (let r0 = 0; r0 < d; r0 += BS) {
     const r1 = Math.min(d, r0 + BS);
     for (let i0 = 0; i0 < F; i0 += BS) {
@@ -141,8 +106,94 @@ export function encoderGradSparse(
       for (let r = r0; r < r1; r++) {
         const xr = xSum[xo + r]!;
         const o = r * F;
-        for (let i = i0; i < i1; i++) gw[o + i] = xr * base[i]! + tr[i * d + r]!;
+        for (let i = i0; i < i1; i++) {
+          gw[o + i] = xr * base[i]! + tr[i * d + r]!;
+          sq += gw[o + i]! ** 2;
+        }
       }
     }
   }
+  return sq;
+}
+
+/**
+ * The candidate lists regrouped by feature (a counting sort, stable, so each feature's entries stay
+ * in token order): featQ[featStart[i] .. featStart[i+1]) are the candidate indices q of feature i,
+ * qTok[q] the token (row) of candidate q.
+ */
+export function featureIndex(
+  cand: Int32Array,
+  rowStart: Int32Array,
+  B: number,
+  F: number,
+  featStart: Int32Array,
+  featQ: Int32Array,
+  qTok: Int32Array,
+): void {
+  const nc = rowStart[B]!;
+  featStart.fill(0);
+  for (let q = 0; q < nc; q++) featStart[cand[q]! + 1]!++;
+  for (let i = 0; i < F; i++) featStart[i + 1]! += featStart[i]!;
+  for (let t = 0; t < B; t++) {
+    const e = rowStart[t + 1]!;
+    for (let q = rowStart[t]!; q < e; q++) qTok[q] = t;
+  }
+  // featStart[i] is used as the fill cursor of feature i, then restored from its neighbour
+  for (let q = 0; q < nc; q++) featQ[featStart[cand[q]!]!++] = q;
+  for (let i = F; i > 0; i--) featStart[i] = featStart[i - 1]!;
+  featStart[0] = 0;
+}
+
+/**
+ * The decoder's backward over one layer, feature by feature, so each decoder row and its gradient
+ * row are read and written once while the few token rows G_t that touch them stay in cache:
+ *   gaC[q] = G_t · W[i] for the candidates whose dL/da is used (active, or within ε/2 below θ), 0
+ *            for the rest;
+ *   ∂W[i]  = coef_i·W[i] (the decoder-norm term, coef = dL/d‖w_i‖ / ‖w_i‖) + Σ_t a_ti·G_t over the
+ *            active (t, i), in token order (the same sums as the token-major loop).
+ * Returns Σ ‖∂W[i]‖² (float32 dots per row, summed in float64) for the clipping norm, so the gradient
+ * needs no separate pass.
+ */
+export function decoderBackwardByFeature(
+  gRows: Float32Array[],
+  wRows: Float32Array[],
+  gwRows: Float32Array[],
+  coef: Float64Array,
+  zc: Float32Array,
+  th: Float32Array,
+  featStart: Int32Array,
+  featQ: Int32Array,
+  qTok: Int32Array,
+  gaC: Float32Array,
+  F: number,
+  n: number,
+  half: number,
+): number {
+  let sq = 0;
+  for (let i = 0; i < F; i++) {
+    const w = wRows[i]!;
+    const gw = gwRows[i]!;
+    const ti = th[i]!;
+    const s = featStart[i]!;
+    const e = featStart[i + 1]!;
+    for (let k = s; k < e; k++) {
+      const q = featQ[k]!;
+      const zi = zc[q]!;
+      gaC[q] = jumpReluActive(zi, ti) || ti - zi < half ? dot(n, gRows[qTok[q]!]!, w) : 0;
+    }
+    scaledCopy(w, coef[i]!, gw, n);
+    for (let k = s; k < e; k++) {
+      const q = featQ[k]!;
+      const zi = zc[q]!;
+      if (jumpReluActive(zi, ti)) axpy(n, zi, gRows[qTok[q]!]!, gw);
+    }
+    sq += dot(n, gw, gw);
+  }
+  return sq;
+}
+
+/** out[0..n) = c·w[0..n) (zeros when c is 0, whatever w holds). */
+function scaledCopy(w: Float32Array, c: number, out: Float32Array, n: number): void {
+  if (c === 0) out.fill(0);
+  else for (let r = 0; r < n; r++) out[r] = c * w[r]!;
 }

@@ -22,6 +22,11 @@ export interface StepStats {
   active: Float64Array;
   /** Per-layer firing counts per feature over the batch. */
   fired: Uint32Array[];
+  /**
+   * Global L2 norm of the gradients the run wrote (float64 sum; what clipping uses), NaN after a
+   * forward-only run. The engines accumulate it while writing each tensor: no extra pass.
+   */
+  gradNorm: number;
 }
 
 /** Zeroed stats for L layers of F features (the engines reuse one object across steps). */
@@ -35,6 +40,7 @@ export function newStepStats(L: number, F: number): StepStats {
     sst: new Float64Array(L),
     active: new Float64Array(L),
     fired: Array.from({ length: L }, () => new Uint32Array(F)),
+    gradNorm: Number.NaN,
   };
 }
 

@@ -26,7 +26,7 @@ import {
   writeRunConfig,
 } from "./io.ts";
 import { TfStep } from "./loss.ts";
-import { Adam, globalNorm, lambdaAt, lrAt } from "./optim.ts";
+import { Adam, lambdaAt, lrAt } from "./optim.ts";
 import {
   allocParams,
   type CltParams,
@@ -458,7 +458,7 @@ async function trainInFolder(
       const lr = lrAt(cfg, step, totalSteps);
       const coefs: LossCoefs = { lambda: lam, c: cfg.c, lambdaPre: cfg.lambdaPre, bandwidth: cfg.bandwidth };
       const st: StepStats = engine.run(params, xb, yb, coefs, grads);
-      const gnorm = globalNorm(gl);
+      const gnorm = st.gradNorm;
       if (!Number.isFinite(st.loss) || !Number.isFinite(gnorm)) {
         throw new Error(
           `training diverged at step ${step}: loss ${st.loss}, gradient norm ${gnorm}. ` +
