@@ -14,7 +14,14 @@ import { parseTrainConfig } from "../src/transcoder/config.ts";
 import { ReconstructionMetrics } from "../src/transcoder/eval.ts";
 import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
-import { allocParams, type CltParams, type CltShape, cloneParams, paramList } from "../src/transcoder/params.ts";
+import {
+  allocParams,
+  type CltParams,
+  type CltShape,
+  cloneParams,
+  paramList,
+  sharedFloat32,
+} from "../src/transcoder/params.ts";
 import type { LossCoefs } from "../src/transcoder/step.ts";
 import { SyntheticSource } from "../src/transcoder/synthetic.ts";
 import { trainClt } from "../src/transcoder/train.ts";
@@ -89,6 +96,14 @@ function compareSteps(shape: CltShape, B: number, thetaMean: number[], seed: num
   for (const [l, v] of ss.sse.entries()) assert.ok(Math.abs(v - snap.sse[l]!) <= 1e-5 * snap.sse[l]!, `sse[${l}]`);
   const named = paramList(gD);
   for (const [k, [name, a]] of paramList(gS).entries()) close(name, a, named[k]![1], 2e-5);
+  // the clipping norm each path accumulates while writing = a separate float64 pass over what it wrote
+  for (const [st, g] of [
+    [snap, gD],
+    [ss, gS],
+  ] as const) {
+    const want = globalNorm(paramList(g).map(([, a]) => a));
+    assert.ok(Math.abs(st.gradNorm - want) <= 1e-6 * want, `gradNorm ${st.gradNorm} vs ${want}`);
+  }
   assert.ok(
     named.every(([, a]) => a.some((v) => v !== 0)),
     "every gradient tensor has nonzero entries",
@@ -140,7 +155,8 @@ function train(path: StepPath, steps: number, sparseBelow?: number) {
     losses.push(st.loss);
     fired.push(st.fired.map((f) => Array.from(f, (v) => (v > 0 ? 1 : 0)).join("")));
     modes.push(Array.from(eng.sparseLayers).join(""));
-    const n = globalNorm(gl);
+    const n = st.gradNorm;
+    assert.ok(Math.abs(n - globalNorm(gl)) <= 1e-6 * n, `step ${s}: gradNorm ${n} vs ${globalNorm(gl)}`);
     adam.step(pl, gl, 0.02, decay, n > 1 ? 1 / n : 1);
   }
   return { p, losses, fired, modes, adam };
@@ -276,4 +292,38 @@ test("training with the sparse path reaches the dense path's held-out FVU and L0
   assert.ok(dn.fvu.mean < 0.5, `the dense run learned little: FVU ${dn.fvu.mean}`);
   assert.ok(Math.abs(sp.fvu.mean - dn.fvu.mean) <= 0.05 * dn.fvu.mean + 0.005, `FVU ${sp.fvu.mean} vs ${dn.fvu.mean}`);
   assert.ok(Math.abs(sp.l0.total - dn.l0.total) <= 0.05 * dn.l0.total + 0.2, `L0 ${sp.l0.total} vs ${dn.l0.total}`);
+});
+
+test("Adam split over a worker thread = Adam on one thread, bit for bit (large tensors, decay, clipping)", () => {
+  // sizes above the split threshold (2^20), one odd, plus a small tensor updated on this thread
+  const sizes = [(1 << 20) + 3, 2 * (1 << 20), 5];
+  const rng = new Rng(3);
+  const init = sizes.map((n) => randn(rng, n));
+  const grads = sizes.map((n) => {
+    const g = sharedFloat32(n);
+    g.set(randn(rng, n));
+    return g;
+  });
+  const run = (threads: number) => {
+    const p = init.map((a) => {
+      const s = sharedFloat32(a.length);
+      s.set(a);
+      return s;
+    });
+    const adam = new Adam(sizes, 0.9, 0.999, 1e-8, 0.01, threads);
+    for (let s = 0; s < 3; s++) adam.step(p, grads, 0.01, [true, false, true], 0.7);
+    adam.close();
+    return { p, adam };
+  };
+  const one = run(1);
+  const two = run(2);
+  for (let k = 0; k < sizes.length; k++) {
+    assert.ok(
+      one.p[k]!.some((v, i) => v !== init[k]![i]),
+      `tensor ${k} moved`,
+    );
+    assert.deepEqual(two.p[k], one.p[k], `parameters ${k}`);
+    assert.deepEqual(two.adam.m[k], one.adam.m[k], `m ${k}`);
+    assert.deepEqual(two.adam.v[k], one.adam.v[k], `v ${k}`);
+  }
 });

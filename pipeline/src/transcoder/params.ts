@@ -32,17 +32,23 @@ export interface CltParams {
   bDec: Float32Array; // L×d
 }
 
+/** Zeroed float32 array over a SharedArrayBuffer, so worker threads can update it in place (optim.ts). */
+export function sharedFloat32(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(4 * n));
+}
+
+/** Zeroed tensors of `shape`, shared memory (Adam splits its pass over worker threads). */
 export function allocParams(shape: CltShape): CltParams {
   checkShape(shape);
   const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  const per = (n: (l: number) => number) => Array.from({ length: L }, (_, l) => new Float32Array(n(l)));
+  const per = (n: (l: number) => number) => Array.from({ length: L }, (_, l) => sharedFloat32(n(l)));
   return {
     shape: { ...shape },
     wEnc: per(() => d * F),
     bEnc: per(() => F),
     logTheta: per(() => F),
     wDec: per((l) => F * (L - l) * d),
-    bDec: new Float32Array(L * d),
+    bDec: sharedFloat32(L * d),
   };
 }
 
