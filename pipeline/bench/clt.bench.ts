@@ -1,8 +1,10 @@
 // CLT training throughput: the fused step `clt train` uses (dense or sparse per layer by the measured
 // active fraction) against two floors measured in the same run — the dense GEMM floor (the full
 // products over all F features, forward and backward, straight through nblas sgemm) and the sparse
-// floor (the encoder-forward GEMM plus the active-set products as GEMMs on perfectly compacted blocks
-// at the measured L0) — the same step forced dense, a plain dense numpy/OpenBLAS step
+// floor (the encoder-forward GEMM, plus the active-set products as GEMMs on perfectly compacted
+// blocks at the measured L0, plus the O(parameters) passes exact Adam cannot skip at the measured
+// memory bandwidth: the pre-activation loss gives every decoder row a gradient each step, so Adam
+// reads and writes every parameter) — the same step forced dense, a plain dense numpy/OpenBLAS step
 // (bench/clt_numpy_peer.py, when python3 + numpy exist), a scaling table over F at fixed L0, and an
 // estimate for a GPT-2-small-scale CLT.
 //
@@ -14,12 +16,13 @@
 // GPT-2-shaped rows run at L0 ≈ 30 per layer for every F (b_enc set by the data-dependent init).
 
 import { spawnSync } from "node:child_process";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Rng } from "@circuit-atlas/util";
-import { initBackend, NO_TRANS as N, requireNativeSgemm, type Sgemm, TRANS as T } from "../src/backend/index.ts";
+import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as T } from "../src/backend/index.ts";
 import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
-import { Adam, globalNorm } from "../src/transcoder/optim.ts";
+import { Adam } from "../src/transcoder/optim.ts";
 import { allocParams, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
 import type { LossCoefs } from "../src/transcoder/step.ts";
 import { timeIt } from "./util.ts";
@@ -39,7 +42,10 @@ interface Setup {
   y: Float32Array;
   p: CltParams;
   g: CltParams;
-  step: (path: StepPath) => { time: (reps: number) => number; eng: FusedStep };
+  /** Parameters (W_enc, b_enc, log θ, W_dec, b_dec). */
+  nParams: number;
+  /** time(reps): seconds per step (run + Adam); adamShare: the Adam part of the last timing. */
+  step: (path: StepPath) => { time: (reps: number) => number; eng: FusedStep; adamSeconds: () => number };
 }
 
 function setup(shape: CltShape, B: number, firingRate: number): Setup {
@@ -63,15 +69,39 @@ function setup(shape: CltShape, B: number, firingRate: number): Setup {
   // lr 0: the step does all the work of a real one but keeps the weights (and the sparsity) fixed
   const step = (path: StepPath) => {
     const eng = new FusedStep(shape, B, { path });
+    let adamMs = 0;
+    let calls = 0;
     const one = () => {
-      eng.run(p, x, y, k, g);
-      const n = globalNorm(gl);
+      const n = eng.run(p, x, y, k, g).gradNorm;
+      const t0 = performance.now();
       adam.step(pl, gl, 0, decay, n > 1 ? 1 / n : 1); // clipping at 1 folded into Adam, as train.ts does
+      adamMs += performance.now() - t0;
+      calls++;
     };
-    return { eng, time: (reps: number) => timeIt(reps, one) };
+    const time = (reps: number) => {
+      const t = timeIt(reps, one);
+      adamMs /= calls; // includes the warm-up call: a mean over every call
+      calls = 1;
+      return t;
+    };
+    return { eng, time, adamSeconds: () => adamMs / 1000 };
   };
-  return { shape, B, x, y, p, g, step };
+  return { shape, B, x, y, p, g, nParams: pl.reduce((a, v) => a + v.length, 0), step };
 }
+
+/**
+ * Streaming memory bandwidth (bytes read + written per second) of a large copy, the best a pass over
+ * the parameters can do on one core: the O(parameters) part of the sparse floor.
+ */
+function memBandwidth(): number {
+  const n = 1 << 26; // 256 MB per buffer, far beyond the caches
+  const src = new Float32Array(n).fill(1);
+  const dst = new Float32Array(n);
+  const t = timeIt(3, () => dst.set(src));
+  return (2 * 4 * n) / t;
+}
+/** Bytes per parameter per step no exact-Adam step avoids: write the gradient, Adam reads p, g, m, v and writes p, m, v. */
+const OP_BYTES = 32;
 
 /** The dense floor: the dense step's GEMM calls (shapes, strides, transposes) and nothing else. */
 function denseFloor(s: Setup, reps: number): number {
@@ -97,36 +127,33 @@ function denseFloor(s: Setup, reps: number): number {
 }
 
 /**
- * The sparse floor: the encoder-forward GEMMs (inherently dense) plus the four active-set products
- * as GEMMs on perfectly compacted blocks — as if every token of the batch used the same kA (active)
- * and kC (candidate) features per layer, measured by the step: decoder forward [B, kA]·[kA, n],
- * dL/da [B, n]·[n, kC], ∂W_dec [kA, B]·[B, n], ∂W_enc [d, B]·[B, kC]. Real active sets differ per
- * token, so no implementation reaches it; it is the FLOP count at dense-GEMM speed.
+ * The sparse products of the sparse floor: the four active-set products as GEMMs on perfectly
+ * compacted blocks — as if every token of the batch used the same kA (active) and kC (candidate)
+ * features per layer, measured by the step: decoder forward [B, kA]·[kA, n], dL/da [B, n]·[n, kC],
+ * ∂W_dec [kA, B]·[B, n], ∂W_enc [d, B]·[B, kC]. Real active sets differ per token, so no
+ * implementation reaches it; it is the FLOP count at dense-GEMM speed.
  */
-function sparseFloor(s: Setup, kA: number[], kC: number[], reps: number): number {
-  const { nLayers: L, dModel: d, nFeatures: F } = s.shape;
-  const { B, x, p } = s;
+function sparseProducts(s: Setup, kA: number[], kC: number[], reps: number): number {
+  const { nLayers: L, dModel: d } = s.shape;
+  const { B, x } = s;
   const Ld = L * d;
-  const z = new Float32Array(B * F);
   const kMax = Math.max(1, ...kA, ...kC);
   const ac = new Float32Array(B * kMax);
   const wc = new Float32Array(kMax * Ld);
   const gwc = new Float32Array(kMax * Ld);
   const gec = new Float32Array(d * kMax);
   const yh = new Float32Array(B * Ld);
-  const run = (f: Sgemm) => {
-    for (let l = 0; l < L; l++) f(N, N, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 0, z, F);
+  return timeIt(reps, () => {
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
       const a = Math.max(1, kA[l]!);
       const c = Math.max(1, kC[l]!);
-      f(N, N, B, n, a, 1, ac, a, wc, n, 1, yh.subarray(l * d), Ld);
-      f(N, T, B, c, n, 1, yh.subarray(l * d), Ld, wc, n, 0, ac, c);
-      f(T, N, a, n, B, 1, ac, a, yh.subarray(l * d), Ld, 0, gwc, n);
-      f(T, N, d, c, B, 1, x.subarray(l * d), Ld, ac, c, 0, gec, c);
+      sgemm(N, N, B, n, a, 1, ac, a, wc, n, 1, yh.subarray(l * d), Ld);
+      sgemm(N, T, B, c, n, 1, yh.subarray(l * d), Ld, wc, n, 0, ac, c);
+      sgemm(T, N, a, n, B, 1, ac, a, yh.subarray(l * d), Ld, 0, gwc, n);
+      sgemm(T, N, d, c, B, 1, x.subarray(l * d), Ld, ac, c, 0, gec, c);
     }
-  };
-  return timeIt(reps, () => run(sgemm));
+  });
 }
 
 /** The encoder-forward GEMMs alone (the part of the step that stays O(F) per token). */
@@ -150,58 +177,6 @@ function numpyPeer(shape: CltShape, B: number, l0: number): number | string {
   return (JSON.parse(r.stdout.trim()) as { seconds_per_step: number }).seconds_per_step;
 }
 
-interface Row {
-  name: string;
-  shape: CltShape;
-  B: number;
-  l0: number;
-  sparseLayers: number;
-  fused: number;
-  dense: number;
-  floor: number;
-  sparseFloor: number;
-  numpy: number | string;
-  tfjs: number | null;
-}
-
-async function benchShape(name: string, shape: CltShape, B: number, rate: number, reps: number, withTfjs: boolean) {
-  const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  const s = setup(shape, B, rate);
-  const auto = s.step("auto");
-  const tFused = auto.time(reps);
-  const st = auto.eng.stats;
-  const kA = Array.from(st.active, (a) => Math.round(a / B));
-  const kC = Array.from(auto.eng.candidates, (c) => Math.round(c / B));
-  const l0 = st.active.reduce((a, v) => a + v, 0) / (L * B);
-  const sparseLayers = auto.eng.sparseLayers.reduce((a, v) => a + v, 0);
-  const tDense = s.step("dense").time(reps);
-  const tFloor = denseFloor(s, reps);
-  const tSparseFloor = sparseFloor(s, kA, kC, reps);
-  const numpy = numpyPeer(shape, B, l0);
-  const tTf = withTfjs
-    ? timeIt(1, () =>
-        new TfStep(shape, B).run(s.p, s.x, s.y, { lambda: 0.1, c: 4, lambdaPre: 3e-6, bandwidth: 0.5 }, s.g),
-      )
-    : null;
-  process.stdout.write(
-    `${name}: L=${L} d=${d} F=${F}/layer (${L * F} features), batch ${B} tokens, L0 ≈ ${l0.toFixed(1)}/layer, ` +
-      `candidates ≈ ${(kC.reduce((a, v) => a + v, 0) / L).toFixed(1)}/layer, sparse path on ${sparseLayers}/${L} layers\n`,
-  );
-  return {
-    name,
-    shape,
-    B,
-    l0,
-    sparseLayers,
-    fused: tFused,
-    dense: tDense,
-    floor: tFloor,
-    sparseFloor: tSparseFloor,
-    numpy,
-    tfjs: tTf,
-  } satisfies Row;
-}
-
 function fmtS(s: number): string {
   if (s < 120) return `${s.toFixed(0)} s`;
   if (s < 7200) return `${(s / 60).toFixed(0)} min`;
@@ -210,6 +185,67 @@ function fmtS(s: number): string {
 }
 const pad = (v: string, n: number) => v.padStart(n);
 const tps = (B: number, s: number) => (B / s).toFixed(0);
+
+/** Streaming bandwidth, measured once (the O(parameters) part of every sparse floor). */
+let bandwidth = 0;
+const HEADER =
+  "size                      fused tok/s   GEMM-floor tok/s   ratio   sparse-floor tok/s   ratio   dense-path tok/s   numpy tok/s   × numpy   tfjs-ref tok/s\n";
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const sec = (t: number, B: number) => `${t.toFixed(3)} s/step (${tps(B, t)} tok/s)`;
+
+/**
+ * Measures one row, printing each part as soon as it is measured (a stopped run keeps what it
+ * got), then the row of the table.
+ */
+function benchShape(name: string, shape: CltShape, B: number, rate: number, reps: number, withTfjs: boolean): void {
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const s = setup(shape, B, rate);
+  say(
+    `${name}: L=${L} d=${d} F=${F}/layer (${L * F} features, ${(s.nParams / 1e6).toFixed(1)}M parameters), batch ${B} tokens`,
+  );
+  const auto = s.step("auto");
+  const tFused = auto.time(reps);
+  const st = auto.eng.stats;
+  const kA = Array.from(st.active, (a) => Math.round(a / B));
+  const kC = Array.from(auto.eng.candidates, (c) => Math.round(c / B));
+  const l0 = st.active.reduce((a, v) => a + v, 0) / (L * B);
+  const sparseLayers = auto.eng.sparseLayers.reduce((a, v) => a + v, 0);
+  say(
+    `  fused step (auto; what clt train runs): ${sec(tFused, B)}, of which Adam ${auto.adamSeconds().toFixed(3)} s; ` +
+      `L0 ≈ ${l0.toFixed(1)}/layer, candidates ≈ ${(kC.reduce((a, v) => a + v, 0) / L).toFixed(1)}/layer, sparse path on ${sparseLayers}/${L} layers`,
+  );
+  const tEnc = encoderGemm(s, reps);
+  const tProd = sparseProducts(s, kA, kC, reps);
+  if (bandwidth === 0) bandwidth = memBandwidth();
+  const tOp = (OP_BYTES * s.nParams) / bandwidth;
+  const tSparseFloor = tEnc + tProd + tOp;
+  say(
+    `  sparse floor ${sec(tSparseFloor, B)} = encoder-forward GEMM ${tEnc.toFixed(3)} s + compacted sparse products ${tProd.toFixed(3)} s ` +
+      `+ O(parameters) passes ${tOp.toFixed(3)} s (${OP_BYTES} B/parameter at the measured ${(bandwidth / 1e9).toFixed(1)} GB/s copy bandwidth)`,
+  );
+  const tDense = s.step("dense").time(reps);
+  say(`  same step forced dense: ${sec(tDense, B)}`);
+  const tFloor = denseFloor(s, reps);
+  say(`  dense GEMM floor: ${sec(tFloor, B)}`);
+  const numpy = numpyPeer(shape, B, l0);
+  say(`  numpy peer: ${typeof numpy === "number" ? sec(numpy, B) : `skipped (${numpy})`}`);
+  const tTf = withTfjs
+    ? timeIt(1, () =>
+        new TfStep(shape, B).run(s.p, s.x, s.y, { lambda: 0.1, c: 4, lambdaPre: 3e-6, bandwidth: 0.5 }, s.g),
+      )
+    : null;
+  if (tTf !== null) say(`  tfjs reference: ${sec(tTf, B)}`);
+  const np = typeof numpy === "number" ? numpy : null;
+  process.stdout.write(HEADER);
+  say(
+    `${name.padEnd(24)}  ${pad(tps(B, tFused), 11)}   ${pad(tps(B, tFloor), 16)}   ${pad((100 * (tFloor / tFused)).toFixed(0), 4)}%   ` +
+      `${pad(tps(B, tSparseFloor), 18)}   ${pad((100 * (tSparseFloor / tFused)).toFixed(0), 4)}%   ${pad(tps(B, tDense), 16)}   ` +
+      `${pad(np ? tps(B, np) : "-", 11)}   ${pad(np ? (np / tFused).toFixed(2) : "-", 7)}   ${pad(tTf ? tps(B, tTf) : "-", 14)}`,
+  );
+  const fpt = flopsPerToken(L, d, F);
+  const load = loadavg().map((v) => v.toFixed(1));
+  say(`  dense step ${(fpt / 1e6).toFixed(1)} MFLOP/token; load average ${load.join(" ")}\n`);
+}
 
 const info = await initBackend(undefined, { quiet: true });
 const env = process.env;
@@ -221,34 +257,8 @@ const gpt2: CltShape = {
 };
 const withTfjs = env.CLT_BENCH_TFJS !== "0";
 process.stdout.write(`backend: ${info.description}; OPENBLAS_NUM_THREADS=${env.OPENBLAS_NUM_THREADS ?? "(default)"}\n`);
-const rows: Row[] = [
-  await benchShape("(a) demo", demo, 2048, 0.03, 4, withTfjs),
-  await benchShape(
-    "(b) GPT-2-small-shaped",
-    gpt2,
-    1024,
-    GPT2_L0 / gpt2.nFeatures,
-    gpt2.nFeatures <= 1024 ? 2 : 1,
-    false,
-  ),
-];
-process.stdout.write(
-  "\nsize                      fused tok/s   GEMM-floor tok/s   ratio   sparse-floor tok/s   ratio   dense-path tok/s   numpy tok/s   × numpy   tfjs-ref tok/s\n",
-);
-for (const r of rows) {
-  const np = typeof r.numpy === "number" ? r.numpy : null;
-  process.stdout.write(
-    `${r.name.padEnd(24)}  ${pad(tps(r.B, r.fused), 11)}   ${pad(tps(r.B, r.floor), 16)}   ${pad((100 * (r.floor / r.fused)).toFixed(0), 4)}%   ` +
-      `${pad(tps(r.B, r.sparseFloor), 18)}   ${pad((100 * (r.sparseFloor / r.fused)).toFixed(0), 4)}%   ${pad(tps(r.B, r.dense), 16)}   ` +
-      `${pad(np ? tps(r.B, np) : "-", 11)}   ${pad(np ? (np / r.fused).toFixed(2) : "-", 7)}   ${pad(r.tfjs ? tps(r.B, r.tfjs) : "-", 14)}\n`,
-  );
-  const fpt = flopsPerToken(r.shape.nLayers, r.shape.dModel, r.shape.nFeatures);
-  process.stdout.write(
-    `  L0 ${r.l0.toFixed(1)}/layer, sparse path on ${r.sparseLayers}/${r.shape.nLayers} layers; dense step ${(fpt / 1e6).toFixed(1)} MFLOP/token` +
-      `${typeof r.numpy === "string" ? `; numpy peer skipped: ${r.numpy}` : ""}\n`,
-  );
-}
-
+benchShape("(a) demo", demo, 2048, 0.03, 4, withTfjs);
+benchShape("(b) GPT-2-small-shaped", gpt2, 1024, GPT2_L0 / gpt2.nFeatures, gpt2.nFeatures <= 1024 ? 2 : 1, false);
 // scaling over F at fixed L0: the step against the encoder-forward GEMM it cannot avoid
 const scalingF = (env.CLT_BENCH_SCALING ?? "1024,2048,4096,8192")
   .split(",")
