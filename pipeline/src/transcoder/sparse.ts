@@ -192,8 +192,8 @@ export function decoderBackwardByFeature(
   return sq;
 }
 
-/** out[0..n) = c·w[0..n) (zeros when c is 0, whatever w holds). */
+/** out[0..n) = c·w[0..n) (zeros when c is 0, whatever w holds): a memset and one BLAS axpy. */
 function scaledCopy(w: Float32Array, c: number, out: Float32Array, n: number): void {
-  if (c === 0) out.fill(0);
-  else for (let r = 0; r < n; r++) out[r] = c * w[r]!;
+  out.fill(0);
+  if (c !== 0) axpy(n, c, w, out);
 }
