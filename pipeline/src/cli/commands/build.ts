@@ -123,13 +123,14 @@ export function register(program: Command): void {
       }
       // "add": a rerun continues the folder's build (stages decide what to redo); a second build into
       // the same folder at the same time is refused with the first one's pid.
+      const t0 = Date.now();
       const summary = await inRunFolder(out, { what: "atlas build", mode: "add" }, async () => {
         const reports = await runBuild({
           config: cfg,
           context: ctx,
           estimates: Object.fromEntries(estimates.map((e) => [e.stage, e.seconds])),
         });
-        const s = await buildSummary(ctx, reports);
+        const s = await buildSummary(ctx, reports, { model: cfg.model, seconds: (Date.now() - t0) / 1000 });
         writeJsonAtomic(o.summary ?? join(ctx.out, "summary.json"), s);
         return s;
       });
