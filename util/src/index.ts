@@ -1,5 +1,6 @@
 // Helpers shared by every workspace, one per concern: the seeded RNG, the progress reporter, the
-// atomic write, multi-file outputs published as one unit, the lock, and run-folder ownership.
+// atomic write, multi-file outputs published as one unit, the lock, run-folder ownership, and
+// percentiles of measured samples.
 export {
   type Chunks,
   checkTarget,
@@ -17,3 +18,4 @@ export { createProgress, formatDuration, type Progress, type ProgressOptions, st
 export { publishUnit, recoverUnit, type UnitFile } from "./publish.ts";
 export { Rng, type RngState } from "./rng.ts";
 export { checkRunFolder, claimRunFolder, inRunFolder, type RunFolder, type RunFolderOptions } from "./run-folder.ts";
+export { percentile, type SampleSummary, summarizeSamples } from "./stats.ts";
