@@ -74,6 +74,14 @@ function labelOf(l: number, i: number): string {
   return `tokens ${toks.join(" ")} ${WORDS[r.int(WORDS.length)]}`;
 }
 
+const labelRow = (l: number, i: number) => ({
+  featureId: fid(l, i),
+  text: labelOf(l, i),
+  description: `Synthetic feature ${l}_${i}.`,
+  source: "heuristic",
+  createdAt: "2026-11-30T00:00:00.000Z",
+});
+
 /** The store's synthetic atlas (bench:ingest): Zipf-popular features, so graphs share features. */
 const ATLAS = syntheticAtlasRows({
   modelId: M,
@@ -88,14 +96,10 @@ const ATLAS = syntheticAtlasRows({
 
 async function writeLabels(): Promise<void> {
   for (let l = 0; l < L; l++) {
-    const rows = Array.from({ length: F }, (_, i) => ({
-      featureId: fid(l, i),
-      text: labelOf(l, i),
-      description: `Synthetic feature ${l}_${i}.`,
-      source: "heuristic",
-      createdAt: "2026-11-30T00:00:00.000Z",
-    }));
-    await upsertLabels(rows, { batchSize: 2048 });
+    await upsertLabels(
+      Array.from({ length: F }, (_, i) => labelRow(l, i)),
+      { batchSize: 2048 },
+    );
     process.stderr.write(
       `\rseed: labels ${((l + 1) * F).toLocaleString("en-US")}/${(L * F).toLocaleString("en-US")}   `,
     );
@@ -128,15 +132,7 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
     for (let i0 = 0; i0 < F; i0 += batch) {
       const idx = Array.from({ length: Math.min(batch, F - i0) }, (_, k) => i0 + k);
       await upsertFeatures(idx.map((i) => featureRowFromStats(T, syntheticFeatureStats(l, i))));
-      await upsertLabels(
-        idx.map((i) => ({
-          featureId: fid(l, i),
-          text: labelOf(l, i),
-          description: `Synthetic feature ${l}_${i}.`,
-          source: "heuristic",
-          createdAt: "2026-11-30T00:00:00.000Z",
-        })),
-      );
+      await upsertLabels(idx.map((i) => labelRow(l, i)));
     }
     process.stderr.write(
       `\rseed: features ${((l + 1) * F).toLocaleString("en-US")}/${(L * F).toLocaleString("en-US")}   `,
