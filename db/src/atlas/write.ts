@@ -636,7 +636,9 @@ export async function deleteTranscoder(transcoderId: string): Promise<boolean> {
       "MATCH (:Graph {transcoderId: $t})-[:HAS_NODE]->(n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
       "MATCH (n:Graph {transcoderId: $t}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS",
       "MATCH (l:Label)-[:DESCRIBES]->(:Feature {transcoderId: $t}) CALL (l) { DETACH DELETE l } IN TRANSACTIONS OF 10000 ROWS",
-      "MATCH (n:Feature {transcoderId: $t}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+      // relationships first, so no batch holds a popular feature's thousands of INFLUENCES at once
+      "MATCH (:Feature {transcoderId: $t})-[r]-() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS",
+      "MATCH (n:Feature {transcoderId: $t}) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS",
       "MATCH (n:Study {transcoderId: $t}) DETACH DELETE n",
       "MATCH (n:Transcoder {id: $t}) DETACH DELETE n",
     ]) {
