@@ -486,30 +486,8 @@ async function runSteps(
   try {
     while (s.step < stopAt) {
       const batch = await stream.nextBatch(o.batchSize);
-      const T = o.nCtx;
-      const inputs: number[][] = [];
-      const targets = new Int32Array(o.batchSize * T);
-      // Seeded by the step, so a resumed run masks the same words.
-      const unkRng = new Rng((o.seed + 1) * 0x9e3779b1 + s.step);
-      batch.forEach((ctx, b) => {
-        const rows = vocab.toModel(maskWordsWithUnk(Int32Array.from(ctx), o.unkRate, unkRng));
-        inputs.push(Array.from(rows.subarray(0, T)));
-        targets.set(rows.subarray(1, T + 1), b * T);
-      });
       const lr = learningRate(s.step, o.steps, o.lr, o.warmupSteps, o.minLrRatio);
-      const grads = new Map<string, Float32Array>();
-      const loss = tf.tidy(() => {
-        const { value, grads: g } = tf.variableGrads(() => {
-          const { logits } = model.run(inputs);
-          return crossEntropy(logits!.reshape([o.batchSize * T, config.vocabSize]), targets);
-        });
-        for (const [name, v] of Object.entries(variables)) {
-          const gt = g[v.name];
-          if (!gt) throw new Error(`no gradient for ${name}`);
-          grads.set(name, (gt.dataSync() as Float32Array).slice());
-        }
-        return value.dataSync()[0] as number;
-      });
+      const { loss, grads } = batchGradients(o, setup, model, variables, batch, s.step);
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${s.step + 1}; lower --lr`);
       const gradNorm = clipGradients(grads, o.clip);
       opt.step(params, grads, lr);
@@ -520,7 +498,7 @@ async function runSteps(
       }
       s.step++;
       sinceCkpt++;
-      s.tokens += o.batchSize * T;
+      s.tokens += o.batchSize * o.nCtx;
       losses.push(loss);
       const step = s.step;
       const sec = s.seconds + (Date.now() - t0) / 1000;
@@ -548,6 +526,44 @@ async function runSteps(
     progress.stop();
   }
   return { variables, losses };
+}
+
+/**
+ * Loss and gradients of one batch of contexts (nCtx + 1 tokens each): words masked with `<unk>` by a
+ * generator seeded with the step (a resumed run masks the same words), mapped to the compact
+ * vocabulary, next-token cross-entropy.
+ */
+function batchGradients(
+  o: LmOptions,
+  setup: LmSetup,
+  model: GPT2,
+  variables: Record<string, tf.Variable>,
+  batch: Int32Array[],
+  step: number,
+): { loss: number; grads: Map<string, Float32Array> } {
+  const T = o.nCtx;
+  const inputs: number[][] = [];
+  const targets = new Int32Array(o.batchSize * T);
+  const unkRng = new Rng((o.seed + 1) * 0x9e3779b1 + step);
+  batch.forEach((ctx, b) => {
+    const rows = setup.vocab.toModel(maskWordsWithUnk(Int32Array.from(ctx), o.unkRate, unkRng));
+    inputs.push(Array.from(rows.subarray(0, T)));
+    targets.set(rows.subarray(1, T + 1), b * T);
+  });
+  const grads = new Map<string, Float32Array>();
+  const loss = tf.tidy(() => {
+    const { value, grads: g } = tf.variableGrads(() => {
+      const { logits } = model.run(inputs);
+      return crossEntropy(logits!.reshape([o.batchSize * T, setup.config.vocabSize]), targets);
+    });
+    for (const [name, v] of Object.entries(variables)) {
+      const gt = g[v.name];
+      if (!gt) throw new Error(`no gradient for ${name}`);
+      grads.set(name, (gt.dataSync() as Float32Array).slice());
+    }
+    return value.dataSync()[0] as number;
+  });
+  return { loss, grads };
 }
 
 /**
@@ -593,24 +609,7 @@ async function finishRun(
     return result;
   }
 
-  // Export the HF folder, then evaluate the exported file (after F16 rounding) on held-out nouns.
-  const modelDir = join(out, "model");
-  saveModel(modelDir, config, variables, vocab.gpt2Ids, {
-    dtype: options.dtype ?? "F16",
-    metadata: { atlas: "demo-lm", seed: String(o.seed), steps: String(o.steps) },
-  });
-  tf.dispose(Object.values(variables));
-  const saved = await loadModel(modelDir);
-  const gt = (nouns: readonly string[], template: GreaterThanTemplate) => {
-    const { probs: _p, ...r } = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns, seed: 1234, template }));
-    return r;
-  };
-  const ev = gt(HELDOUT_NOUNS, "hanna");
-  const evTrain = gt(TRAIN_NOUNS, "hanna");
-  const evG = gt(HELDOUT_NOUNS, "goodfire");
-  const evGTrain = gt(TRAIN_NOUNS, "goodfire");
-  const war = warPromptEval(saved);
-  saved.dispose();
+  const { modelDir, ev, evTrain, evG, evGTrain, war } = await exportAndEvaluate(options, o, out, setup, variables);
   result.modelDir = modelDir;
   result.eval = ev;
   result.evalGoodfire = evG;
@@ -638,4 +637,40 @@ async function finishRun(
       `${war.pGreater.toFixed(3)} of ${war.yearMass.toFixed(3)} → ${modelDir}`,
   );
   return result;
+}
+
+/**
+ * Exports the HF folder (disposing the training variables), then evaluates the exported file (after
+ * its storage rounding) on 490 held-out- and training-noun prompts of both templates and on the war prompt.
+ */
+async function exportAndEvaluate(
+  options: TrainLmOptions,
+  o: LmOptions,
+  out: string,
+  setup: LmSetup,
+  variables: Record<string, tf.Variable>,
+) {
+  const modelDir = join(out, "model");
+  saveModel(modelDir, setup.config, variables, setup.vocab.gpt2Ids, {
+    dtype: options.dtype ?? "F16",
+    metadata: { atlas: "demo-lm", seed: String(o.seed), steps: String(o.steps) },
+  });
+  tf.dispose(Object.values(variables));
+  const saved = await loadModel(modelDir);
+  try {
+    const gt = (nouns: readonly string[], template: GreaterThanTemplate) => {
+      const { probs: _p, ...r } = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns, seed: 1234, template }));
+      return r;
+    };
+    return {
+      modelDir,
+      ev: gt(HELDOUT_NOUNS, "hanna"),
+      evTrain: gt(TRAIN_NOUNS, "hanna"),
+      evG: gt(HELDOUT_NOUNS, "goodfire"),
+      evGTrain: gt(TRAIN_NOUNS, "goodfire"),
+      war: warPromptEval(saved),
+    };
+  } finally {
+    saved.dispose();
+  }
 }

@@ -305,7 +305,44 @@ async function heatmapSums(
   return { nPrompts: heatSet.length, perYY, sums, actSums, counts };
 }
 
-/** 4. Per feature: mean heatmap and activation profile, descriptors and types, images; then the JSON and the report. */
+/** The k-th ranked feature's mean heatmap and activation profile per YY, descriptors, types and images. */
+function studyFeature(
+  f: RankedFeature,
+  k: number,
+  heat: HeatmapSums,
+  svg: boolean,
+  writeImage: (rel: string, data: string | Uint8Array) => void,
+): StudyFeature {
+  const { sums, actSums, counts } = heat;
+  const h = emptyHeatmap();
+  const act = new Float64Array(100);
+  for (let y = 0; y < 100; y++) {
+    h.counts[y] = counts[y]!;
+    if (counts[y]! === 0) continue;
+    act[y] = actSums[k]![y]! / counts[y]!;
+    for (let z = 0; z < 100; z++) h.values[y * 100 + z] = sums[k]![y * 100 + z]! / counts[y]!;
+  }
+  const descriptors = featureDescriptors(h, act);
+  const types = classifyFeature(descriptors);
+  const image = `features/${f.featureId}.png`;
+  const opts = { title: `feature ${f.featureId}: effect on logit ZZ`, xLabel: "ZZ", yLabel: "YY", signed: true };
+  writeImage(image, renderHeatmapPng(h, opts));
+  if (svg) writeImage(`features/${f.featureId}.svg`, renderHeatmapSvg(h, opts));
+  return {
+    featureId: f.featureId,
+    layer: f.layer,
+    featureIndex: f.featureIndex,
+    influence: f.influence,
+    graphsActive: f.graphs,
+    types,
+    descriptors,
+    image,
+    heatmap: heatmapJson(h),
+    activationProfile: Array.from(act, (v, y) => (counts[y]! > 0 ? round(v) : null)),
+  };
+}
+
+/** 4. Images of both models' heatmaps and of every studied feature, the JSON and the report. */
 function writeStudyFiles(
   o: GreaterThanStudyOptions,
   ds: GreaterThanDataset,
@@ -313,7 +350,6 @@ function writeStudyFiles(
   ranking: FeatureRanking,
   heat: HeatmapSums,
 ): GreaterThanStudyResult {
-  const { sums, actSums, counts } = heat;
   mkdirSync(join(o.outDir, "features"), { recursive: true });
   const images: string[] = [];
   const writeImage = (rel: string, data: string | Uint8Array) => {
@@ -333,34 +369,7 @@ function writeStudyFiles(
     writeImage(`${name}.png`, renderHeatmapPng(m.heatmap, opts));
     writeImage(`${name}.svg`, renderHeatmapSvg(m.heatmap, opts));
   }
-  const features: StudyFeature[] = ranking.ranked.map((f, k) => {
-    const h = emptyHeatmap();
-    const act = new Float64Array(100);
-    for (let y = 0; y < 100; y++) {
-      h.counts[y] = counts[y]!;
-      if (counts[y]! === 0) continue;
-      act[y] = actSums[k]![y]! / counts[y]!;
-      for (let z = 0; z < 100; z++) h.values[y * 100 + z] = sums[k]![y * 100 + z]! / counts[y]!;
-    }
-    const descriptors = featureDescriptors(h, act);
-    const types = classifyFeature(descriptors);
-    const image = `features/${f.featureId}.png`;
-    const opts = { title: `feature ${f.featureId}: effect on logit ZZ`, xLabel: "ZZ", yLabel: "YY", signed: true };
-    writeImage(image, renderHeatmapPng(h, opts));
-    if (k < (o.svgFeatures ?? 16)) writeImage(`features/${f.featureId}.svg`, renderHeatmapSvg(h, opts));
-    return {
-      featureId: f.featureId,
-      layer: f.layer,
-      featureIndex: f.featureIndex,
-      influence: f.influence,
-      graphsActive: f.graphs,
-      types,
-      descriptors,
-      image,
-      heatmap: heatmapJson(h),
-      activationProfile: Array.from(act, (v, y) => (counts[y]! > 0 ? round(v) : null)),
-    };
-  });
+  const features = ranking.ranked.map((f, k) => studyFeature(f, k, heat, k < (o.svgFeatures ?? 16), writeImage));
   const verdict = goodfireVerdict(features);
   const jsonPath = join(o.outDir, "greater-than.json");
   const reportPath = join(o.outDir, "report.md");

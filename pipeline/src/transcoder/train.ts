@@ -388,25 +388,8 @@ async function trainInFolder(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tr
  */
 async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: TrainRun): Promise<TrainState> {
   const { runDir, metricsPath, source, shape } = run;
-  const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  let resumed: ReturnType<typeof loadCheckpoint> | null = null;
-  if (opts.resume) {
-    resumed = loadCheckpoint(runDir);
-    const saved = resumed.st.config as Record<string, unknown>;
-    for (const [k, v] of Object.entries(cfg)) {
-      if (RESUME_FREE.has(k)) continue;
-      if (JSON.stringify(saved[k]) !== JSON.stringify(v)) {
-        throw new Error(
-          `cannot resume: option ${k} is ${JSON.stringify(v)} but the run was started with ${JSON.stringify(saved[k])}`,
-        );
-      }
-    }
-    if (JSON.stringify(resumed.st.shape) !== JSON.stringify(shape)) {
-      throw new Error(`cannot resume: checkpoint shape ${JSON.stringify(resumed.st.shape)} ≠ ${JSON.stringify(shape)}`);
-    }
-  }
+  const resumed = opts.resume ? loadCompatibleCheckpoint(runDir, cfg, shape) : null;
   mkdirSync(runDir, { recursive: true });
-
   const buffer = new ActivationBuffer(source, cfg.bufferTokens, cfg.seed);
   const adam = new Adam(
     paramList(allocParams(shape)).map(([, a]) => a.length),
@@ -415,7 +398,7 @@ async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tra
     cfg.adamEps,
     cfg.weightDecay,
   );
-  const sums = new MetricSums(L);
+  const sums = new MetricSums(shape.nLayers);
   if (resumed) {
     for (const [k, m] of resumed.m.entries()) adam.m[k]!.set(m);
     for (const [k, v] of resumed.v.entries()) adam.v[k]!.set(v);
@@ -436,6 +419,49 @@ async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tra
       elapsedBefore: resumed.st.elapsedSeconds,
     };
   }
+  const { norm, params } = await initFromSample(buffer, cfg, shape);
+  rmSync(metricsPath, { force: true });
+  return {
+    buffer,
+    params,
+    norm,
+    adam,
+    ema: Array.from({ length: shape.nLayers }, () => new Float32Array(shape.nFeatures).fill(cfg.initFiringRate)),
+    sums,
+    step: 0,
+    elapsedBefore: 0,
+  };
+}
+
+/** The run dir's checkpoint, refused when an option that shapes the run, or the CLT shape, differs. */
+function loadCompatibleCheckpoint(
+  runDir: string,
+  cfg: CltTrainConfig,
+  shape: CltShape,
+): ReturnType<typeof loadCheckpoint> {
+  const resumed = loadCheckpoint(runDir);
+  const saved = resumed.st.config as Record<string, unknown>;
+  for (const [k, v] of Object.entries(cfg)) {
+    if (RESUME_FREE.has(k)) continue;
+    if (JSON.stringify(saved[k]) !== JSON.stringify(v)) {
+      throw new Error(
+        `cannot resume: option ${k} is ${JSON.stringify(v)} but the run was started with ${JSON.stringify(saved[k])}`,
+      );
+    }
+  }
+  if (JSON.stringify(resumed.st.shape) !== JSON.stringify(shape)) {
+    throw new Error(`cannot resume: checkpoint shape ${JSON.stringify(resumed.st.shape)} ≠ ${JSON.stringify(shape)}`);
+  }
+  return resumed;
+}
+
+/** Normalization factors and data-dependent initial parameters from a peeked sample of the buffer. */
+async function initFromSample(
+  buffer: ActivationBuffer,
+  cfg: CltTrainConfig,
+  shape: CltShape,
+): Promise<{ norm: Normalization; params: CltParams }> {
+  const { nLayers: L, dModel: d } = shape;
   const sample = await buffer.peek(Math.min(cfg.initTokens, cfg.bufferTokens));
   if (sample.n === 0) throw new Error("the activation source produced no tokens");
   const norm = estimateNormalization(shape, sample.x, sample.y, sample.n);
@@ -451,17 +477,7 @@ async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tra
     initFiringRate: cfg.initFiringRate,
     decoderInitNorm: cfg.decoderInitNorm,
   });
-  rmSync(metricsPath, { force: true });
-  return {
-    buffer,
-    params,
-    norm,
-    adam,
-    ema: Array.from({ length: L }, () => new Float32Array(F).fill(cfg.initFiringRate)),
-    sums,
-    step: 0,
-    elapsedBefore: 0,
-  };
+  return { norm, params };
 }
 
 function checkpointState(cfg: CltTrainConfig, run: TrainRun, s: TrainState, elapsedSeconds: number): CheckpointState {
