@@ -6,6 +6,7 @@
 // 4. serves the GraphQL API (API_PORT, default 4000) and the site (WEB_PORT, default 3000) in the
 //    foreground until Ctrl-C, which stops both. ATLAS_NO_SERVE=1 stops after the build.
 import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, run } from "./lib.mjs";
 import { setup } from "./setup.mjs";
@@ -16,8 +17,13 @@ const t0 = Date.now();
 
 if (!setup().ok) process.exit(1);
 run("npm", ["run", "--silent", "db:up"]);
+const serve = process.env.ATLAS_NO_SERVE !== "1";
+// The site's production build does not read the atlas: it runs beside `atlas build` (whose stages
+// leave a core idle much of the time) instead of after it. Its output goes to a log file.
+const webBuild = serve ? buildSiteInBackground() : Promise.resolve(true);
 run(process.execPath, [join(repoRoot, "pipeline", "bin", "atlas.mjs"), "build", ...process.argv.slice(2)]);
-if (process.env.ATLAS_NO_SERVE === "1") process.exit(0);
+if (!serve) process.exit(0);
+if (!(await webBuild)) process.exit(1);
 
 const apiPort = process.env.API_PORT ?? "4000";
 const webPort = process.env.WEB_PORT ?? "3000";
@@ -67,4 +73,25 @@ if (!api || !web) {
   console.log(
     `\nCircuit Atlas is serving (ready in ${Math.round((Date.now() - t0) / 1000)} s):\n  site     ${webUrl}\n  GraphQL  ${apiUrl}\nCtrl-C stops both.`,
   );
+}
+
+/** `next build` of apps/web unless a build exists; resolves false (after saying why) when it fails. */
+function buildSiteInBackground() {
+  const web = join(repoRoot, "apps", "web");
+  if (existsSync(join(web, ".next", "BUILD_ID"))) return Promise.resolve(true);
+  mkdirSync(join(repoRoot, "runs"), { recursive: true });
+  const logPath = join(repoRoot, "runs", "web-build.log");
+  const log = openSync(logPath, "w");
+  console.log(`start: building the site in the background (log: ${logPath})`);
+  const child = spawn("npm", ["run", "--silent", "build"], { cwd: web, stdio: ["ignore", log, log], env: process.env });
+  // A failed `atlas build` exits start; the site's build must not outlive it.
+  const stopChild = () => child.exitCode === null && child.kill();
+  process.on("exit", stopChild);
+  return new Promise((resolve) => {
+    child.on("exit", (code) => {
+      process.off("exit", stopChild);
+      if (code !== 0) console.error(`start: the site's build failed (exit ${code}); see ${logPath}`);
+      resolve(code === 0);
+    });
+  });
 }

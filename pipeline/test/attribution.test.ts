@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { logitTarget } from "../src/attribution/attribute.ts";
 import {
   type AttributionResult,
   attribute,
+  buildContext,
+  buildSourceLayout,
+  computeRows,
   decoderRow,
   encoderRow,
+  featureLogitEffects,
   frozenRun,
   intervene,
   predictedEffects,
@@ -265,6 +270,60 @@ describe("attribution on a tiny random model + random CLT", () => {
     assert.ok(maxAbs > 1e-2 && maxDiff < 1e-5 * Math.max(1, maxAbs), `${maxDiff} (max ${maxAbs})`);
   });
 
+  test("same-position rows (the study's logit effects) equal the full rows' columns at the target position", async () => {
+    const ctx = await buildContext(model, clt, model.toModelIds(PROMPT));
+    const src = buildSourceLayout(ctx);
+    const last = ctx.T - 1;
+    const ids = [5, 17, 42, 9];
+    const targets = [
+      ...ids.map((v) => ({ layer: ctx.L, position: last, vector: logitTargetVector(ctx, v) })),
+      // Feature targets in lower layers too: their backward starts below the top.
+      ...src.features
+        .filter((f) => f.position === last && f.layer > 0)
+        .slice(0, 3)
+        .map((f) => ({ layer: f.layer, position: last, vector: encoderRow(clt, f.layer, f.featureIndex) })),
+    ];
+    assert.ok(targets.length > ids.length, "the prompt has features at the last position above layer 0");
+    const full = new Float32Array(targets.length * src.nCols);
+    computeRows(ctx, src, targets, full, 3);
+    const sentinel = 12345;
+    const same = new Float32Array(targets.length * src.nCols).fill(sentinel);
+    // The sentinel must survive outside the target position; inside, rows add onto what is there.
+    const atLast = new Set<number>();
+    src.features.forEach((f, c) => {
+      if (f.position === last) atLast.add(c);
+    });
+    atLast.add(src.errorCol(0, last));
+    for (let k = 0; k < ctx.L; k++) atLast.add(src.errorCol(k, last));
+    atLast.add(src.embedCol(last));
+    for (let t = 0; t < targets.length; t++) for (const c of atLast) same[t * src.nCols + c] = 0;
+    computeRows(ctx, src, targets, same, 3, { samePosition: true });
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (let t = 0; t < targets.length; t++)
+      for (let c = 0; c < src.nCols; c++) {
+        const i = t * src.nCols + c;
+        if (!atLast.has(c)) {
+          assert.equal(same[i], sentinel, `column ${c} outside the target position was written`);
+          continue;
+        }
+        maxDiff = Math.max(maxDiff, Math.abs(same[i]! - full[i]!));
+        maxAbs = Math.max(maxAbs, Math.abs(full[i]!));
+      }
+    assert.ok(maxAbs > 1e-2 && maxDiff < 1e-5 * Math.max(1, maxAbs), `${maxDiff} (max ${maxAbs})`);
+    // featureLogitEffects reads exactly those columns.
+    const fx = featureLogitEffects(ctx, ids, last);
+    fx.features.forEach((f, i) => {
+      const c = src.features.findIndex(
+        (g) => g.layer === f.layer && g.featureIndex === f.featureIndex && g.position === last,
+      );
+      for (let k = 0; k < ids.length; k++)
+        assert.ok(
+          Math.abs(fx.effects[k * fx.features.length + i]! - full[k * src.nCols + c]!) < 1e-5 * Math.max(1, maxAbs),
+        );
+    });
+  });
+
   test("interventions: no change reproduces the baseline exactly", async () => {
     const ctx = res.context;
     const f = res.graph.features[0]!;
@@ -358,3 +417,8 @@ describe("attribution on a tiny random model + random CLT", () => {
     assert.ok(Math.abs(e + toDense(g.adjacency).data[l.logitStart * l.size + last]!) < 1e-6);
   });
 });
+
+/** The injection vector of one raw logit (what `attribute` uses for a logit target). */
+function logitTargetVector(ctx: Awaited<ReturnType<typeof buildContext>>, v: number): Float32Array {
+  return logitTarget(ctx, new Map([[v, 1]])).injection;
+}

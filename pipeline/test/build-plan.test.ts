@@ -11,6 +11,7 @@ import {
   loadBuildConfig,
   type PlanContext,
   planStages,
+  runBuild,
 } from "../src/build/index.ts";
 import { stageKey } from "../src/build/plan.ts";
 import { decide } from "../src/build/run.ts";
@@ -123,4 +124,78 @@ test("build config: defaults, one error line naming the file and field, schema f
   // The GPT-2 Small experiment config at the repo root validates.
   const gpt2 = loadBuildConfig(join(import.meta.dirname, "..", "..", "atlas.gpt2-small.json"));
   assert.equal(gpt2.clt.featuresPerLayer, 49_152);
+});
+
+test("build runner: stages start once their inputs are done, two at a time, longest first; a failure lets the running stage finish and starts nothing new", async () => {
+  const cfg = BuildConfig.parse({});
+  const run = { ...ctx, out: join(dir, "sched") };
+  const stages = planStages(cfg, run);
+  const byArgs = new Map(stages.flatMap((s) => s.commands.map((c) => [JSON.stringify(c), s] as const)));
+  // Study is estimated longest, then eval: both must start before graphs and features.
+  const estimates = { corpus: 1, clt: 10, eval: 8, graphs: 3, study: 9, features: 2, labels: 1, ingest: 1 };
+  const events: { stage: string; at: "start" | "end"; threads?: string }[] = [];
+  let live = 0;
+  let maxLive = 0;
+  const exec = (fail?: string) => async (args: string[], env: NodeJS.ProcessEnv) => {
+    const stage = byArgs.get(JSON.stringify(args));
+    assert.ok(stage, `unplanned command ${args.join(" ")}`);
+    events.push({ stage: stage.name, at: "start", threads: env.OPENBLAS_NUM_THREADS });
+    if (stage.name === fail) {
+      // At once, while the stage started beside it is still running.
+      events.push({ stage: stage.name, at: "end" });
+      throw new Error("boom");
+    }
+    live++;
+    maxLive = Math.max(maxLive, live);
+    await new Promise((r) => setTimeout(r, 5 * (estimates[stage.name as keyof typeof estimates] ?? 1)));
+    live--;
+    for (const p of stage.outputs) {
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, stage.name);
+    }
+    events.push({ stage: stage.name, at: "end" });
+  };
+  const quiet = { start() {}, info() {}, finish() {}, log() {}, stop() {} };
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: undefined };
+  const reports = await runBuild({ config: cfg, context: run, board: quiet, estimates, exec: exec(), env });
+  assert.deepEqual(
+    reports.map((r) => [r.name, r.action]),
+    stages.map((s) => [s.name, "run"]),
+  );
+  const at = (name: string, kind: "start" | "end") => events.findIndex((e) => e.stage === name && e.at === kind);
+  for (const s of stages)
+    for (const d of s.after) assert.ok(at(d, "end") < at(s.name, "start"), `${s.name} before ${d}`);
+  assert.equal(maxLive, 2);
+  const afterClt = events.filter((e) => e.at === "start" && ["eval", "graphs", "study", "features"].includes(e.stage));
+  assert.deepEqual(
+    afterClt.slice(0, 2).map((e) => e.stage),
+    ["study", "eval"],
+  );
+  // Stages sharing the cores get one BLAS thread each; the CLT, alone, keeps the default.
+  assert.equal(events.find((e) => e.stage === "study")?.threads, "1");
+  assert.equal(events.find((e) => e.stage === "clt")?.threads, undefined);
+  // Everything up to date now: nothing runs.
+  events.length = 0;
+  const again = await runBuild({ config: cfg, context: run, board: quiet, estimates, exec: exec(), env });
+  assert.ok(again.every((r) => r.action === "skip"));
+  assert.equal(events.length, 0);
+
+  // A failing stage: the one running beside it completes and is recorded as done; nothing starts after.
+  const run2 = { ...ctx, out: join(dir, "sched-fail") };
+  const stages2 = planStages(cfg, run2);
+  byArgs.clear();
+  for (const s of stages2) for (const c of s.commands) byArgs.set(JSON.stringify(c), s);
+  events.length = 0;
+  await assert.rejects(
+    runBuild({ config: cfg, context: run2, board: quiet, estimates, exec: exec("eval"), env }),
+    /stage "eval" failed: boom\nrerun to resume/,
+  );
+  assert.ok(at("study", "end") > at("eval", "end"), "study, running beside eval, finished");
+  for (const never of ["labels", "ingest"]) assert.equal(at(never, "start"), -1, `${never} did not start`);
+  const state = JSON.parse(readFileSync(join(run2.out, "build-state.json"), "utf8"));
+  assert.equal(state.stages.study.status, "done");
+  assert.equal(state.stages.eval.status, "running");
+  const rerun = Object.fromEntries(decide(stages2, state).map((d) => [d.stage.name, d.action]));
+  assert.equal(rerun.study, "skip");
+  assert.equal(rerun.eval, "run");
 });

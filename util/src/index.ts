@@ -14,7 +14,16 @@ export {
   writeJsonAtomic,
 } from "./atomic.ts";
 export { acquireLock, LockedError, type LockOptions, type LockOwner, type Release, withLock } from "./lock.ts";
-export { createProgress, formatDuration, type Progress, type ProgressOptions, stageLog } from "./progress.ts";
+export {
+  createProgress,
+  createStageBoard,
+  formatDuration,
+  type Progress,
+  type ProgressOptions,
+  type StageBoard,
+  type StageBoardOptions,
+  stageLog,
+} from "./progress.ts";
 export { publishUnit, recoverUnit, type UnitFile } from "./publish.ts";
 export { Rng, type RngState } from "./rng.ts";
 export { checkRunFolder, claimRunFolder, inRunFolder, type RunFolder, type RunFolderOptions } from "./run-folder.ts";

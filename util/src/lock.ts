@@ -1,7 +1,7 @@
 // The one lock: proper-lockfile (an atomic mkdir whose mtime the owner refreshes, so a lock whose
 // owner stopped refreshing it goes stale) plus an owner record beside it, so a refusal can name the
 // process that holds the lock and a lock whose owner died on this machine is taken over at once.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import lockfile from "proper-lockfile";
 import { HOST, pidAlive, writeJsonAtomic } from "./atomic.ts";
@@ -41,6 +41,7 @@ export type Release = () => void;
 // The owner refreshes the lock's mtime every UPDATE ms; a lock older than STALE ms is abandoned.
 const STALE_MS = 20_000;
 const UPDATE_MS = 5_000;
+const OWNER_WAIT_MS = 3_000;
 
 function ownerPath(lockPath: string): string {
   return `${lockPath}.owner.json`;
@@ -86,7 +87,13 @@ export async function acquireLock(target: string, opts: LockOptions): Promise<Re
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
-      const owner = readOwner(lockPath);
+      let owner = readOwner(lockPath);
+      // The owner writes its record just after taking the lock: give a busy machine a moment, so the
+      // refusal can name it.
+      for (let t = 0; !owner && t < OWNER_WAIT_MS && existsSync(lockPath); t += 50) {
+        await new Promise((r) => setTimeout(r, 50));
+        owner = readOwner(lockPath);
+      }
       if (owner && owner.host === HOST && !pidAlive(owner.pid)) {
         // The owner was killed (kill -9, power loss): its lock is stale now, not in STALE_MS.
         rmSync(ownerPath(lockPath), { force: true });

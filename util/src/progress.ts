@@ -95,3 +95,129 @@ export function formatDuration(sec: number): string {
   const s = total % 60;
   return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
 }
+
+export interface StageBoardOptions {
+  /** The stages in display order, with what the user reads for each. */
+  stages: readonly { name: string; title: string }[];
+  /** Default process.stderr; null (or `quiet`) draws nothing. */
+  stream?: NodeJS.WriteStream | null;
+  quiet?: boolean;
+}
+
+/** One display for work made of stages that may run side by side (`atlas build`). */
+export interface StageBoard {
+  start(name: string, note?: string): void;
+  /** The latest line a running stage printed (its own progress line), shown next to it. */
+  info(name: string, line: string): void;
+  finish(name: string, outcome: "done" | "skipped" | "failed", seconds?: number): void;
+  /** A message line above the board (or a plain line without a terminal). */
+  log(line: string): void;
+  stop(): void;
+}
+
+type BoardState = "waiting" | "running" | "done" | "skipped" | "failed";
+const MARK: Record<BoardState, string> = { waiting: "·", running: ">", done: "✓", skipped: "=", failed: "✗" };
+
+/**
+ * On a terminal: one line per stage redrawn in place (cli-progress's MultiBar), with the running
+ * stages' elapsed time and latest progress line. Otherwise: whole lines at each start and finish, and
+ * the stages' own progress lines prefixed with the stage name, so a log reads in order.
+ */
+export function createStageBoard(opts: StageBoardOptions): StageBoard {
+  const stream = opts.quiet ? null : opts.stream === undefined ? process.stderr : opts.stream;
+  if (!stream) return { start() {}, info() {}, finish() {}, log() {}, stop() {} };
+  const t0 = Date.now();
+  const width = Math.max(...opts.stages.map((s) => s.name.length));
+  const rows = new Map(
+    opts.stages.map((s) => [
+      s.name,
+      {
+        title: s.title,
+        state: "waiting" as BoardState,
+        started: 0,
+        seconds: undefined as number | undefined,
+        info: "",
+      },
+    ]),
+  );
+  const row = (name: string) => {
+    const r = rows.get(name);
+    if (!r) throw new Error(`stage board: unknown stage ${name}`);
+    return r;
+  };
+  const clock = () => formatDuration((Date.now() - t0) / 1000);
+
+  if (!stream.isTTY) {
+    const say = (l: string) => stream.write(`${l}\n`);
+    return {
+      start(name, note) {
+        const r = row(name);
+        r.state = "running";
+        r.started = Date.now();
+        say(`[build ${clock()}] ${name}: ${r.title}${note ? ` (${note})` : ""}`);
+      },
+      info(name, line) {
+        say(`  ${name.padEnd(width)} | ${line}`);
+      },
+      finish(name, outcome, seconds) {
+        const r = row(name);
+        r.state = outcome;
+        const t = seconds === undefined ? "" : ` in ${formatDuration(seconds)}`;
+        say(`[build ${clock()}] ${name}: ${outcome === "skipped" ? "up to date, skipped" : `${outcome}${t}`}`);
+      },
+      log: say,
+      stop() {},
+    };
+  }
+
+  const cols = () => (stream.columns || 100) - 1;
+  const multi = new cliProgress.MultiBar({
+    stream,
+    hideCursor: false,
+    linewrap: false,
+    clearOnComplete: false,
+    gracefulExit: true,
+    format: (_o: unknown, _p: unknown, payload: { name: string }) => {
+      const r = row(payload.name);
+      const t =
+        r.state === "running"
+          ? formatDuration((Date.now() - r.started) / 1000)
+          : r.seconds !== undefined
+            ? formatDuration(r.seconds)
+            : "";
+      const line = `${MARK[r.state]} ${payload.name.padEnd(width)} ${t.padStart(6)}  ${r.title}${r.info ? ` | ${r.info}` : ""}`;
+      return line.length > cols() ? `${line.slice(0, cols() - 1)}…` : line;
+    },
+  });
+  multi.create(1, 0, { name: "" }, { format: () => `${clock()} elapsed` });
+  const bars = opts.stages.map((s) => multi.create(1, 0, { name: s.name }));
+  // Redraw at least once a second so the running stages' clocks move without new output.
+  const tick = setInterval(() => multi.update(), 1000);
+  tick.unref();
+  return {
+    start(name, note) {
+      const r = row(name);
+      r.state = "running";
+      r.started = Date.now();
+      r.info = note ?? "";
+    },
+    info(name, line) {
+      row(name).info = line;
+    },
+    finish(name, outcome, seconds) {
+      const r = row(name);
+      r.state = outcome;
+      r.seconds = seconds;
+      r.info = "";
+      bars[opts.stages.findIndex((s) => s.name === name)]?.update(1);
+    },
+    log(line) {
+      multi.log(`${line}\n`);
+    },
+    stop() {
+      clearInterval(tick);
+      multi.update();
+      multi.stop();
+    },
+  };
+}

@@ -137,7 +137,12 @@ export function computeRows(
   targets: readonly Target[],
   out: Float32Array,
   batchSize = 64,
+  opts: { samePosition?: boolean } = {},
 ): void {
+  // samePosition: only the sources at each target's own position (a feature's direct effect on the
+  // logits read at its token). Those are reached only along that position's residual stream and its
+  // attention to itself, so one row per target replaces position + 1 rows; other columns stay as given.
+  const same = opts.samePosition === true;
   const { T, L, d, H, dHead } = ctx;
   const nCols = src.nCols;
   if (out.length < targets.length * nCols) throw new Error("computeRows: output buffer too small");
@@ -160,9 +165,12 @@ export function computeRows(
     );
     const tg = order.map((i) => targets[i]!);
     const segOff = new Int32Array(B + 1);
-    for (let i = 0; i < B; i++) segOff[i + 1] = segOff[i]! + tg[i]!.position + 1;
+    for (let i = 0; i < B; i++) segOff[i + 1] = segOff[i]! + (same ? 1 : tg[i]!.position + 1);
     const rowPos = new Int32Array(segOff[B]!);
-    for (let i = 0; i < B; i++) for (let p = 0; p <= tg[i]!.position; p++) rowPos[segOff[i]! + p] = p;
+    for (let i = 0; i < B; i++)
+      for (let p = same ? tg[i]!.position : 0; p <= tg[i]!.position; p++) rowPos[segOff[i]! + (same ? 0 : p)] = p;
+    /** The row of target i's gradient at position p (p ≤ its position; in `same` mode p = its position). */
+    const rowAt = (i: number, p: number) => segOff[i]! + (same ? 0 : p);
     /** Number of batch targets with layer ≥ k (a prefix). */
     const liveAtLeast = (k: number) => {
       let n = 0;
@@ -173,7 +181,7 @@ export function computeRows(
     const top = tg[0]!.layer;
     const inject = (from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        const off = (segOff[i]! + tg[i]!.position) * d;
+        const off = rowAt(i, tg[i]!.position) * d;
         const v = tg[i]!.vector;
         for (let r = 0; r < d; r++) G[off + r]! += v[r]!;
       }
@@ -192,8 +200,8 @@ export function computeRows(
       for (let p = 1; p <= maxP; p++) {
         let m = 0;
         for (let i = 0; i < above; i++) {
-          if (tg[i]!.position < p) continue;
-          gathered.set(G.subarray((segOff[i]! + p) * d, (segOff[i]! + p + 1) * d), m * d);
+          if (tg[i]!.position < p || (same && tg[i]!.position !== p)) continue;
+          gathered.set(G.subarray(rowAt(i, p) * d, (rowAt(i, p) + 1) * d), m * d);
           rowOf[m] = order[i]! - start;
           m++;
         }
@@ -229,6 +237,14 @@ export function computeRows(
       for (let i = 0; i < live; i++) {
         const P = tg[i]!.position + 1;
         const base = segOff[i]! * d;
+        if (same) {
+          // Only the key at the target's own position: its attention weight to itself.
+          for (let h = 0; h < H; h++) {
+            const a = pat[h * T * T + (P - 1) * T + (P - 1)]!;
+            for (let r = h * dHead; r < (h + 1) * dHead; r++) Gv[base + r] = a * Gz[base + r]!;
+          }
+          continue;
+        }
         for (let h = 0; h < H; h++) {
           gemm(
             true,
@@ -268,10 +284,10 @@ export function computeRows(
     // Bottom: gradient at hook_embed · token embeddings.
     for (let i = 0; i < B; i++) {
       const dst = order[i]! * nCols;
-      for (let p = 0; p <= tg[i]!.position; p++) {
+      for (let p = same ? tg[i]!.position : 0; p <= tg[i]!.position; p++) {
         const id = ctx.modelIds[p]!;
         const e = w.wte.subarray(id * d, (id + 1) * d);
-        const g = G.subarray((segOff[i]! + p) * d, (segOff[i]! + p + 1) * d);
+        const g = G.subarray(rowAt(i, p) * d, (rowAt(i, p) + 1) * d);
         let s = 0;
         for (let r = 0; r < d; r++) s += g[r]! * e[r]!;
         out[dst + src.embedCol(p)]! += s;

@@ -28,7 +28,9 @@ export function featureLogitEffects(ctx: PromptContext, modelIds: readonly numbe
     vector: logitTarget(ctx, new Map([[v, 1]])).injection,
   }));
   const rows = new Float32Array(targets.length * src.nCols);
-  computeRows(ctx, src, targets, rows, targets.length);
+  // Only the columns at `position` are read: the same-position backward is exact for them when the
+  // targets sit there too, and T times cheaper.
+  computeRows(ctx, src, targets, rows, targets.length, { samePosition: position === ctx.T - 1 });
   for (let k = 0; k < targets.length; k++)
     cols.forEach((c, i) => {
       effects[k * cols.length + i] = rows[k * src.nCols + c]!;

@@ -26,6 +26,12 @@ export const BuildConfig = z
       .string()
       .default("demo")
       .describe('"demo" (the shipped demo model), a local HF model folder, or a Hugging Face hub id such as "gpt2"'),
+    parallelStages: int
+      .positive()
+      .default(2)
+      .describe(
+        "stages run side by side once their inputs are ready (eval, graphs, study and dashboards all read only the CLT); does not change any result",
+      ),
     corpus: z
       .object({
         train: z

@@ -54,6 +54,8 @@ export function runPaths(out: string, name: string) {
     labels: join(out, `${name}-clt`, LABELS_DIR, LABELS_FILE),
     study: join(out, "greater-than"),
     state: join(out, "build-state.json"),
+    /** Each stage's whole output, `logs/<stage>.log` (the display shows only its latest line). */
+    logs: join(out, "logs"),
   };
 }
 
@@ -173,7 +175,6 @@ export function planStages(cfg: BuildConfig, ctx: PlanContext): Stage[] {
           String(cfg.study.graphs),
           "--top",
           String(cfg.study.top),
-          "--quiet",
         ],
       ],
       owns: [p.study],

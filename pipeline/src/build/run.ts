@@ -3,10 +3,10 @@
 // emptied first). The state file is written atomically before and after every stage, so a kill at
 // any point leaves either "running" (redo/resume) or "done" with its outputs in place.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeJsonAtomic } from "@circuit-atlas/util";
+import { createStageBoard, type StageBoard, writeJsonAtomic } from "@circuit-atlas/util";
 import { z } from "zod";
 import type { BuildConfig } from "./config.ts";
 import { type PlanContext, planStages, runPaths, type Stage, stageKey } from "./plan.ts";
@@ -83,18 +83,41 @@ export function decide(stages: Stage[], state: BuildState): { stage: Stage; key:
   });
 }
 
-function runAtlas(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+/** Runs one `atlas` command; its output goes to `logPath` and its lines to `onLine`. */
+function runAtlas(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+  onLine: (line: string) => void,
+): Promise<void> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [ATLAS_BIN, ...args], { stdio: "inherit", env });
-    child.on("error", fail);
-    child.on("exit", (code, signal) => {
-      if (code === 0) done();
-      else
+    const logFile = createWriteStream(logPath, { flags: "a" });
+    logFile.write(`$ atlas ${args.join(" ")}\n`);
+    const child = spawn(process.execPath, [ATLAS_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+    for (const out of [child.stdout, child.stderr]) {
+      let rest = "";
+      out.on("data", (chunk: Buffer) => {
+        logFile.write(chunk);
+        // Progress bars end lines with \r on a terminal and \n otherwise: either ends a line here.
+        const parts = (rest + chunk.toString("utf8")).split(/\r\n|\r|\n/);
+        rest = parts.pop() ?? "";
+        for (const l of parts) if (l.trim()) onLine(l.trimEnd());
+      });
+    }
+    child.on("error", (err) => {
+      logFile.end();
+      fail(err);
+    });
+    child.on("close", (code, signal) => {
+      logFile.end(() => {
+        if (code === 0) return done();
+        const tail = readFileSync(logPath, "utf8").trimEnd().split("\n").slice(-12).join("\n");
         fail(
           new Error(
-            `atlas ${args.slice(0, 2).join(" ")} ${signal ? `was stopped (${signal})` : `exited with ${code}`}`,
+            `atlas ${args.slice(0, 2).join(" ")} ${signal ? `was stopped (${signal})` : `exited with ${code}`}; the end of ${logPath}:\n${tail}`,
           ),
         );
+      });
     });
   });
 }
@@ -102,45 +125,62 @@ function runAtlas(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
 export interface RunBuildOptions {
   config: BuildConfig;
   context: PlanContext;
-  log?: (line: string) => void;
+  /** The display; default: a board on stderr (redrawn on a terminal, whole lines otherwise). */
+  board?: StageBoard;
   env?: NodeJS.ProcessEnv;
+  /** Stages run side by side once their inputs are ready (default: the config's `parallelStages`). */
+  concurrency?: number;
+  /** Estimated seconds per stage: among ready stages, the longest starts first. */
+  estimates?: Record<string, number>;
+  /** Runs one command (default: the `atlas` CLI in a child process); tests put a recorder here. */
+  exec?: typeof runAtlas;
 }
 
-/** Runs every stage that is not up to date; returns per-stage actions and timings. */
+/**
+ * Runs every stage that is not up to date, each as soon as the stages it reads are done and a slot
+ * is free; returns per-stage actions and timings. A failed stage lets the stages already running
+ * finish (their results are kept for the rerun) and starts no new one.
+ */
 export async function runBuild(o: RunBuildOptions): Promise<StageReport[]> {
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const paths = runPaths(o.context.out, o.context.name);
-  mkdirSync(o.context.out, { recursive: true });
+  mkdirSync(paths.logs, { recursive: true });
   const state = readState(paths.state);
   const plan = decide(planStages(o.config, o.context), state);
-  const reports: StageReport[] = [];
-  const t0 = Date.now();
-  for (const [i, { stage, key, action }] of plan.entries()) {
-    const head = `[build ${i + 1}/${plan.length} ${stage.name}] ${stage.title}`;
-    if (action === "skip") {
-      log(`${head}: up to date, skipped`);
-      reports.push({ name: stage.name, title: stage.title, action, seconds: 0 });
-      continue;
-    }
-    log(`${head}: ${action === "resume" ? "resuming the interrupted run" : "running"} (${elapsed(t0)} so far)`);
+  const board = o.board ?? createStageBoard({ stages: plan.map(({ stage }) => stage) });
+  const concurrency = Math.max(1, o.concurrency ?? o.config.parallelStages);
+  const est = o.estimates ?? {};
+  const env = o.env ?? process.env;
+  const exec = o.exec ?? runAtlas;
+  const reports = new Map<string, StageReport>();
+  const finished = new Set<string>();
+  const inPlan = new Set(plan.map(({ stage }) => stage.name));
+  const running = new Map<string, Promise<void>>();
+  let failure: Error | undefined;
+
+  for (const { stage, action } of plan) {
+    if (action !== "skip") continue;
+    board.finish(stage.name, "skipped");
+    reports.set(stage.name, { name: stage.name, title: stage.title, action, seconds: 0 });
+    finished.add(stage.name);
+  }
+
+  const runStage = async (stage: Stage, key: string, action: StageAction, threads?: string) => {
     const started = Date.now();
+    board.start(stage.name, action === "resume" ? "resuming the interrupted run" : undefined);
     if (action === "run") for (const dir of stage.owns) rmSync(dir, { recursive: true, force: true });
     state.stages[stage.name] = { key, status: "running", startedAt: new Date().toISOString() };
     writeJsonAtomic(paths.state, state);
     const commands =
       action === "resume" && stage.resume ? [stage.resume.command, ...stage.commands.slice(1)] : stage.commands;
     for (const p of stage.outputs) mkdirSync(dirname(p), { recursive: true });
+    const logPath = join(paths.logs, `${stage.name}.log`);
+    writeFileSync(logPath, "");
+    const childEnv = threads ? { ...env, OPENBLAS_NUM_THREADS: threads } : env;
     for (const args of commands) {
-      try {
-        await runAtlas(args, o.env ?? process.env);
-      } catch (err) {
-        throw new Error(
-          `build: stage "${stage.name}" failed: ${err instanceof Error ? err.message : String(err)}; rerun to resume from this stage`,
-        );
-      }
+      await exec(args, childEnv, logPath, (line) => board.info(stage.name, line));
     }
     const missing = stage.outputs.filter((p) => !existsSync(p));
-    if (missing.length) throw new Error(`build: stage "${stage.name}" finished without ${missing.join(", ")}`);
+    if (missing.length) throw new Error(`finished without ${missing.join(", ")}`);
     const seconds = (Date.now() - started) / 1000;
     state.stages[stage.name] = {
       key,
@@ -150,18 +190,51 @@ export async function runBuild(o: RunBuildOptions): Promise<StageReport[]> {
       outputs: stamp(stage.outputs),
     };
     writeJsonAtomic(paths.state, state);
-    log(`${head}: done in ${seconds.toFixed(1)} s`);
-    reports.push({ name: stage.name, title: stage.title, action, seconds });
+    board.finish(stage.name, "done", seconds);
+    reports.set(stage.name, { name: stage.name, title: stage.title, action, seconds });
+  };
+
+  try {
+    for (;;) {
+      const ready = failure
+        ? []
+        : plan
+            .filter(
+              ({ stage }) =>
+                !finished.has(stage.name) &&
+                !running.has(stage.name) &&
+                stage.after.every((d) => finished.has(d) || !inPlan.has(d)),
+            )
+            .sort((a, b) => (est[b.stage.name] ?? 0) - (est[a.stage.name] ?? 0));
+      while (ready.length > 0 && running.size < concurrency) {
+        const { stage, key, action } = ready.shift()!;
+        // Two stages at once on few cores: one BLAS thread each instead of two spinning pairs.
+        const shared = concurrency > 1 && running.size + ready.length > 0 && !env.OPENBLAS_NUM_THREADS;
+        const p = runStage(stage, key, action, shared ? "1" : undefined)
+          .catch((err: unknown) => {
+            board.finish(stage.name, "failed");
+            failure ??= new Error(
+              `build: stage "${stage.name}" failed: ${err instanceof Error ? err.message : String(err)}\nrerun to resume from this stage`,
+            );
+          })
+          .finally(() => {
+            running.delete(stage.name);
+            finished.add(stage.name);
+          });
+        running.set(stage.name, p);
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+  } finally {
+    board.stop();
   }
-  return reports;
+  if (failure) throw failure;
+  // In plan order, whatever order they finished in.
+  return plan.map(({ stage }) => reports.get(stage.name)!);
 }
 
 /** For `--dry-run`: the actions without running anything. */
 export function planActions(config: BuildConfig, context: PlanContext) {
   return decide(planStages(config, context), readState(runPaths(context.out, context.name).state));
-}
-
-function elapsed(t0: number): string {
-  const s = Math.round((Date.now() - t0) / 1000);
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }

@@ -114,7 +114,8 @@ export function register(program: Command): void {
       };
       const log = (l: string) => process.stderr.write(`${l}\n`);
       log(`build: ${ctx.out} (model ${cfg.model === "demo" ? "demo" : model.dir}, backend ${backend.name})`);
-      log(`estimate (${backend.name}):\n${formatEstimate(estimateStages(cfg, model.shape, backend.name))}`);
+      const estimates = estimateStages(cfg, model.shape, backend.name);
+      log(`estimate (${backend.name}):\n${formatEstimate(estimates)}`);
       if (o.dryRun) {
         for (const { stage, action } of planActions(cfg, ctx))
           process.stdout.write(`${stage.name.padEnd(9)} ${action.padEnd(6)} ${stage.title}\n`);
@@ -122,9 +123,14 @@ export function register(program: Command): void {
       }
       // "add": a rerun continues the folder's build (stages decide what to redo); a second build into
       // the same folder at the same time is refused with the first one's pid.
+      const t0 = Date.now();
       const summary = await inRunFolder(out, { what: "atlas build", mode: "add" }, async () => {
-        const reports = await runBuild({ config: cfg, context: ctx, log });
-        const s = await buildSummary(ctx, reports);
+        const reports = await runBuild({
+          config: cfg,
+          context: ctx,
+          estimates: Object.fromEntries(estimates.map((e) => [e.stage, e.seconds])),
+        });
+        const s = await buildSummary(ctx, reports, { model: cfg.model, seconds: (Date.now() - t0) / 1000 });
         writeJsonAtomic(o.summary ?? join(ctx.out, "summary.json"), s);
         return s;
       });
