@@ -34,7 +34,7 @@ import {
   writeTx,
 } from "@circuit-atlas/db";
 import { featureRowFromStats, graphInputFromJson } from "../src/ingest/sources.ts";
-import { syntheticFeatureStats, syntheticGraph } from "../src/ingest/synthetic.ts";
+import { syntheticAtlasRows, syntheticFeatureStats, syntheticGraph } from "../src/ingest/synthetic.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -62,26 +62,20 @@ const edgesPerTx = Number(a["edges-per-tx"]);
 const T = "bench-gpt2s-clt";
 const M = "bench-gpt2s";
 
-const MODEL = { id: M, name: "gpt2 (bench)", nLayers: L, dModel: 768 };
-const TRANSCODER = {
-  id: T,
+const {
+  model: MODEL,
+  transcoder: TRANSCODER,
+  graphs: SYNTHETIC,
+} = syntheticAtlasRows({
   modelId: M,
-  kind: "clt" as const,
+  modelName: "gpt2 (bench)",
+  transcoderId: T,
   nLayers: L,
   dModel: 768,
-  nFeatures: F,
-  featureInputHook: "hook_resid_mid",
-  featureOutputHook: "hook_mlp_out",
-};
-const SYNTHETIC = {
-  scan: T,
-  nLayers: L,
   featuresPerLayer: F,
-  positions: 16,
   featureNodes: Number(a["feature-nodes"]),
   edges: E,
-  seed: 0,
-};
+});
 
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const secs = (t0: number) => (performance.now() - t0) / 1000;
