@@ -21,14 +21,18 @@ const serve = process.env.ATLAS_NO_SERVE !== "1";
 // The site's production build does not read the atlas: it runs beside `atlas build` (whose stages
 // leave a core idle much of the time) instead of after it. Its output goes to a log file.
 const webBuild = serve ? buildSiteInBackground() : Promise.resolve(true);
-run(process.execPath, [join(repoRoot, "pipeline", "bin", "atlas.mjs"), "build", ...process.argv.slice(2)]);
-if (!serve) process.exit(0);
-if (!(await webBuild)) process.exit(1);
-
 const apiPort = process.env.API_PORT ?? "4000";
 const webPort = process.env.WEB_PORT ?? "3000";
 const apiUrl = `http://127.0.0.1:${apiPort}/graphql`;
 const webUrl = `http://127.0.0.1:${webPort}/`;
+run(process.execPath, [
+  join(repoRoot, "pipeline", "bin", "atlas.mjs"),
+  "build",
+  ...(serve ? ["--site-url", webUrl, "--api-url", apiUrl] : []),
+  ...process.argv.slice(2),
+]);
+if (!serve) process.exit(0);
+if (!(await webBuild)) process.exit(1);
 const children = [
   spawn("npm", ["run", "--silent", "api"], { cwd: repoRoot, stdio: "inherit", env: { ...process.env, PORT: apiPort } }),
   spawn("npm", ["run", "--silent", "web"], {

@@ -1,7 +1,7 @@
 // Atlas test helpers: a per-run transcoder scope, small deterministic graphs, cleanup, and the
 // independent Cypher that recomputes aggregates from the per-graph edges.
 
-import { type GraphInput, qualifiedFeatureId } from "../src/atlas/index.ts";
+import { type GraphInput, qualifiedFeatureId, upsertModels, upsertTranscoders } from "../src/atlas/index.ts";
 import { readTx, writeTx } from "../src/driver.ts";
 import { RUN } from "./helpers.ts";
 
@@ -9,6 +9,23 @@ import { RUN } from "./helpers.ts";
 export function scope(name: string): { transcoderId: string; modelId: string; graphPrefix: string } {
   const base = `${RUN}-${name}`;
   return { transcoderId: `${base}-clt`, modelId: `${base}-model`, graphPrefix: `${base}-g` };
+}
+
+/** The scope's model and transcoder: 4 layers, d_model 8, `nFeatures` per layer, our CLT's hooks. */
+export async function upsertScope(s: ReturnType<typeof scope>, nFeatures: number): Promise<void> {
+  await upsertModels([{ id: s.modelId, name: "test model", nLayers: 4, dModel: 8 }]);
+  await upsertTranscoders([
+    {
+      id: s.transcoderId,
+      modelId: s.modelId,
+      kind: "clt",
+      nLayers: 4,
+      dModel: 8,
+      nFeatures,
+      featureInputHook: "hook_resid_mid",
+      featureOutputHook: "hook_mlp_out",
+    },
+  ]);
 }
 
 /** Deletes everything the scope wrote. */

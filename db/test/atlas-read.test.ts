@@ -10,12 +10,10 @@ import {
   incomingAbsWeight,
   luceneQuery,
   qualifiedFeatureId,
-  upsertModels,
-  upsertTranscoders,
   writeGraph,
 } from "../src/atlas/index.ts";
 import { closeDriver } from "../src/driver.ts";
-import { cleanupScope, recomputedInfluences, scope, smallGraph } from "./atlas-helpers.ts";
+import { cleanupScope, recomputedInfluences, scope, smallGraph, upsertScope } from "./atlas-helpers.ts";
 import { requireServer } from "./helpers.ts";
 
 const S = scope("read");
@@ -23,19 +21,7 @@ const f = (l: number, i: number) => qualifiedFeatureId(S.transcoderId, l, i);
 
 before(async () => {
   await requireServer();
-  await upsertModels([{ id: S.modelId, name: "m", nLayers: 4, dModel: 8 }]);
-  await upsertTranscoders([
-    {
-      id: S.transcoderId,
-      modelId: S.modelId,
-      kind: "clt",
-      nLayers: 4,
-      dModel: 8,
-      nFeatures: 8,
-      featureInputHook: "in",
-      featureOutputHook: "out",
-    },
-  ]);
+  await upsertScope(S, 8);
   await writeGraph(
     smallGraph(
       S,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
   deleteGraph,
+  deleteTranscoder,
   ensureTranscoderFeatures,
   FeatureRow,
   InfluencesRel,
@@ -9,8 +10,6 @@ import {
   qualifiedFeatureId,
   upsertFeatures,
   upsertLabels,
-  upsertModels,
-  upsertTranscoders,
   writeGraph,
   writeGraphs,
 } from "../src/atlas/index.ts";
@@ -24,6 +23,7 @@ import {
   scopeCounts,
   smallGraph,
   storedInfluences,
+  upsertScope,
 } from "./atlas-helpers.ts";
 import { requireServer } from "./helpers.ts";
 
@@ -61,19 +61,7 @@ describe("atlas write layer against the real server", () => {
   before(async () => {
     await requireServer();
     await cleanupScope(S);
-    await upsertModels([{ id: S.modelId, name: "test model", nLayers: 4, dModel: 8 }]);
-    await upsertTranscoders([
-      {
-        id: S.transcoderId,
-        modelId: S.modelId,
-        kind: "clt",
-        nLayers: 4,
-        dModel: 8,
-        nFeatures: 16,
-        featureInputHook: "hook_resid_mid",
-        featureOutputHook: "hook_mlp_out",
-      },
-    ]);
+    await upsertScope(S, 16);
   });
   after(async () => {
     await cleanupScope(S);
@@ -313,5 +301,41 @@ describe("atlas write layer against the real server", () => {
       upsertLabels([{ featureId: qualifiedFeatureId(S.transcoderId, 9, 9), text: "x", source: "human" }]),
       /label for unknown feature/,
     );
+  });
+  test("deleteTranscoder removes that transcoder's graphs, labels, features and node, and nothing of another", async () => {
+    const D = scope("delete");
+    await upsertScope(D, 4);
+    await ensureTranscoderFeatures(D.transcoderId);
+    await writeGraph(
+      smallGraph(
+        D,
+        "d",
+        [
+          [0, 1, 1],
+          [1, 2, 2],
+          [2, 3, 2],
+        ],
+        3,
+      ),
+    );
+    await upsertLabels([{ featureId: qualifiedFeatureId(D.transcoderId, 1, 2), text: "x", source: "human" }]);
+    const before = await scopeCounts(S);
+    const d = await scopeCounts(D);
+    assert.ok(d.features === 16 && d.graphs === 1 && d.graphNodes! > 0 && d.influences! > 0 && d.labels === 1);
+    assert.equal(await deleteTranscoder(D.transcoderId), true);
+    assert.ok(
+      Object.values(await scopeCounts(D)).every((n) => n === 0),
+      JSON.stringify(await scopeCounts(D)),
+    );
+    const left = await readTx((tx) =>
+      tx.one<{ t: number; m: number }>(
+        "CALL () { MATCH (t:Transcoder {id: $t}) RETURN count(t) AS t } CALL () { MATCH (m:Model {id: $m}) RETURN count(m) AS m } RETURN t, m",
+        { t: D.transcoderId, m: D.modelId },
+      ),
+    );
+    assert.deepEqual(left, { t: 0, m: 1 }, "the transcoder goes, the model stays");
+    assert.deepEqual(await scopeCounts(S), before);
+    assert.equal(await deleteTranscoder(D.transcoderId), false);
+    await cleanupScope(D);
   });
 });

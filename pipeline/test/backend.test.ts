@@ -25,6 +25,15 @@ function randn(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => r.normal());
 }
 
+/** The gradient of an embedding lookup (gather of rows 1, 3, 1, 9 → weighted sum) w.r.t. the [10, 4] table `w`. */
+const embeddingGradient = (w: Float32Array) => () =>
+  tf.grad((t: tf.Tensor) =>
+    tf
+      .gather(t, tf.tensor([[1, 3, 1, 9]], [1, 4], "int32"))
+      .mul(tf.range(0, 16).reshape([1, 4, 4]))
+      .sum(),
+  )(tf.tensor(w, [10, 4]));
+
 /** Run `f` on a backend with fresh input tensors built from plain arrays; returns the values. */
 async function on(be: BackendPref, f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
   await initBackend(be, { quiet: true });
@@ -145,14 +154,7 @@ test("no tfjs-node banner: a tensor before initBackend, then the stock cpu backe
 
 describe("wasm backend", () => {
   test("embedding gradients work (UnsortedSegmentSum added) and match stock cpu", async () => {
-    const w = randn(10 * 4, 31);
-    const f = () =>
-      tf.grad((t: tf.Tensor) =>
-        tf
-          .gather(t, tf.tensor([[1, 3, 1, 9]], [1, 4], "int32"))
-          .mul(tf.range(0, 16).reshape([1, 4, 4]))
-          .sum(),
-      )(tf.tensor(w, [10, 4]));
+    const f = embeddingGradient(randn(10 * 4, 31));
     const [p] = await on("wasm", f);
     const [q] = await on("cpu", f);
     assert.deepEqual(Array.from(p!), Array.from(q!));
@@ -341,14 +343,7 @@ describe("blas backend kernels", { skip: skipBlas }, () => {
   });
 
   test("embedding gradient (gather → segment sum) matches stock cpu", async () => {
-    const w = randn(10 * 4, 30);
-    const f = () =>
-      tf.grad((t: tf.Tensor) =>
-        tf
-          .gather(t, tf.tensor([[1, 3, 1, 9]], [1, 4], "int32"))
-          .mul(tf.range(0, 16).reshape([1, 4, 4]))
-          .sum(),
-      )(tf.tensor(w, [10, 4]));
+    const f = embeddingGradient(randn(10 * 4, 30));
     const [p] = await on("blas", f);
     const [q] = await on("cpu", f);
     assert.deepEqual(Array.from(p!), Array.from(q!));

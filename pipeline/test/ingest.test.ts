@@ -15,12 +15,12 @@ import {
   closeDriver,
   createDriver,
   deleteGraph,
+  deleteTranscoder,
   getDriver,
   loadConfig,
   ping,
   readTx,
   toPlain,
-  writeTx,
 } from "@circuit-atlas/db";
 import { loadCltDir } from "../src/attribution/index.ts";
 import {
@@ -97,17 +97,6 @@ async function aggregateMismatches(t: string): Promise<string[]> {
     ),
   );
   return rows.map((r) => JSON.stringify(r));
-}
-
-async function cleanup(t: string): Promise<void> {
-  await writeTx(async (tx) => {
-    await tx.run("MATCH (:Graph {transcoderId: $t})-[:HAS_NODE]->(n) DETACH DELETE n", { t });
-    await tx.run("MATCH (n:Graph {transcoderId: $t}) DETACH DELETE n", { t });
-    await tx.run("MATCH (l:Label)-[:DESCRIBES]->(:Feature {transcoderId: $t}) DETACH DELETE l", { t });
-    await tx.run("MATCH (n:Feature {transcoderId: $t}) DETACH DELETE n", { t });
-    await tx.run("MATCH (n:Study {transcoderId: $t}) DETACH DELETE n", { t });
-    await tx.run("MATCH (n:Transcoder {id: $t}) DETACH DELETE n", { t });
-  });
 }
 
 /** Every node and relationship of transcoder `t`'s scope, with each property's stored Cypher type. */
@@ -324,8 +313,8 @@ describe("atlas ingest against the real Neo4j", () => {
     assert.equal(s.code, 0, s.stderr);
   });
   after(async () => {
-    await cleanup(T);
-    await cleanup(`${TAG}-syn`);
+    await deleteTranscoder(T);
+    await deleteTranscoder(`${TAG}-syn`);
     await closeDriver();
     rmSync(root, { recursive: true, force: true });
   });

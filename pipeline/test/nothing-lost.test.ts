@@ -18,7 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, describe, test } from "node:test";
-import { Rng } from "@circuit-atlas/util";
+import { acquireLock, Rng } from "@circuit-atlas/util";
 import { parseCircuitTracerJson, readGraphBinary } from "../src/graph/index.ts";
 import { readSafetensors, writeSafetensors } from "../src/safetensors/index.ts";
 import { BOS_ID, decodeToken, encode, encodeWithBos, UNK_ID } from "../src/tokenizer/index.ts";
@@ -148,6 +148,58 @@ describe("run folders are owned", () => {
       [],
       "no lock, temp or journal left",
     );
+  });
+});
+
+describe("adders own their own output folder, not the CLT folder", () => {
+  test("atlas features / atlas label are refused while another writer holds features/ or labels/; nothing is written", async () => {
+    const run = join(root, "adders");
+    cpSync(demoClt, run, { recursive: true });
+    for (const [sub, args, what] of [
+      [
+        "features",
+        ["features", "--clt", run, "--model", demoModel, "--corpus", corpus, "--tokens", "2000", "--quiet"],
+        "atlas features",
+      ],
+      ["labels", ["label", "--clt", run, "--offline", "--quiet"], "atlas label"],
+    ] as const) {
+      const release = await acquireLock(join(run, sub), {
+        lockPath: join(run, sub, ".lock"),
+        what: `test holding ${sub}`,
+      });
+      try {
+        const before = snapshot(run);
+        const r = atlas(...args);
+        oneLineError(
+          r,
+          new RegExp(
+            `${join(run, sub)} is in use by pid ${process.pid} \\(test holding ${sub}, since [^)]+\\); wait for it`,
+          ),
+        );
+        assert.deepEqual(snapshot(run), before, `${what} wrote nothing`);
+      } finally {
+        release();
+      }
+    }
+    // The CLT folder itself is not taken: features run while another process holds labels/.
+    const release = await acquireLock(join(run, "labels"), { lockPath: join(run, "labels", ".lock"), what: "test" });
+    try {
+      const r = atlas(
+        "features",
+        "--clt",
+        run,
+        "--model",
+        demoModel,
+        "--corpus",
+        corpus,
+        "--tokens",
+        "2000",
+        "--quiet",
+      );
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      release();
+    }
   });
 });
 

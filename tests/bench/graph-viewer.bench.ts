@@ -7,6 +7,7 @@ import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
+import { summarizeSamples } from "@circuit-atlas/util";
 import { build } from "esbuild";
 import { launchBrowser } from "../src/browser.ts";
 import { repoRoot } from "../src/stack.ts";
@@ -69,9 +70,8 @@ async function measure(url: string) {
   })()`);
   const edges = await page.evaluate(() => (window as unknown as { __edges?: number }).__edges ?? 0);
   await page.close();
-  lat.sort((a, b) => a - b);
-  const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]!;
-  return { rendered, p50: q(0.5), p95: q(0.95), edges };
+  const { p50, p95 } = summarizeSamples(lat);
+  return { rendered, p50, p95, edges };
 }
 
 const floor = await measure(`${base}/?floor=1&${query}`);

@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readTx, writeTx } from "@circuit-atlas/db";
+import { deleteTranscoder, readTx } from "@circuit-atlas/db";
 import { copyDemoClt, type IngestSummary } from "../../pipeline/src/ingest/index.ts";
 import { repoRoot, resultsDir } from "./stack.ts";
 
@@ -141,7 +141,7 @@ export async function demoAtlas(): Promise<DemoAtlas> {
   let d: DemoAtlas | null = existsSync(marker) ? (JSON.parse(readFileSync(marker, "utf8")) as DemoAtlas) : null;
   if (d && d.key !== key) d = null;
   if (!d) {
-    for (const t of await demoTranscoders()) await removeAtlas(t);
+    for (const t of await demoTranscoders()) await deleteTranscoder(t);
     rmSync(cacheDir, { recursive: true, force: true });
     const building = `${cacheDir}.building`;
     rmSync(building, { recursive: true, force: true });
@@ -169,17 +169,4 @@ export async function demoAtlas(): Promise<DemoAtlas> {
     d.steps = { ...d.steps, reingest: steps.ingest! };
   }
   return d;
-}
-
-/** Deletes everything of one transcoder from the atlas (graphs and their nodes, labels, features, studies). */
-export async function removeAtlas(transcoderId: string): Promise<void> {
-  const t = transcoderId;
-  await writeTx(async (tx) => {
-    await tx.run("MATCH (:Graph {transcoderId: $t})-[:HAS_NODE]->(n) DETACH DELETE n", { t });
-    await tx.run("MATCH (n:Graph {transcoderId: $t}) DETACH DELETE n", { t });
-    await tx.run("MATCH (l:Label)-[:DESCRIBES]->(:Feature {transcoderId: $t}) DETACH DELETE l", { t });
-    await tx.run("MATCH (n:Feature {transcoderId: $t}) DETACH DELETE n", { t });
-    await tx.run("MATCH (n:Study {transcoderId: $t}) DETACH DELETE n", { t });
-    await tx.run("MATCH (n:Transcoder {id: $t}) DETACH DELETE n", { t });
-  });
 }

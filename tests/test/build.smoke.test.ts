@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { closeDriver } from "@circuit-atlas/db";
-import { removeAtlas } from "../src/demo-atlas.ts";
+import { closeDriver, deleteTranscoder } from "@circuit-atlas/db";
 import { freePort, repoRoot, type Server, startServer } from "../src/stack.ts";
 
 const work = mkdtempSync(join(tmpdir(), "atlas-build-"));
@@ -31,7 +30,7 @@ const smoke = (prompts: string[]) => ({
 let api: Server | undefined;
 after(async () => {
   await api?.stop();
-  await removeAtlas(`${name}-clt`).catch(() => {});
+  await deleteTranscoder(`${name}-clt`).catch(() => {});
   await closeDriver();
   rmSync(work, { recursive: true, force: true });
 });

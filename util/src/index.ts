@@ -1,5 +1,6 @@
 // Helpers shared by every workspace, one per concern: the seeded RNG, the progress reporter, the
-// atomic write, multi-file outputs published as one unit, the lock, and run-folder ownership.
+// atomic write, multi-file outputs published as one unit, the lock, run-folder ownership, and
+// percentiles of measured samples.
 export {
   type Chunks,
   checkTarget,
@@ -26,3 +27,4 @@ export {
 export { publishUnit, recoverUnit, type UnitFile } from "./publish.ts";
 export { Rng, type RngState } from "./rng.ts";
 export { checkRunFolder, claimRunFolder, inRunFolder, type RunFolder, type RunFolderOptions } from "./run-folder.ts";
+export { percentile, type SampleSummary, summarizeSamples } from "./stats.ts";

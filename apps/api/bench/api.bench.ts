@@ -27,10 +27,10 @@ import {
   upsertTranscoders,
   writeGraph,
 } from "@circuit-atlas/db";
-import { Rng } from "@circuit-atlas/util";
+import { Rng, summarizeSamples } from "@circuit-atlas/util";
 import autocannon from "autocannon";
 import { featureRowFromStats, graphInputFromJson } from "../../../pipeline/src/ingest/sources.ts";
-import { syntheticFeatureStats, syntheticGraph } from "../../../pipeline/src/ingest/synthetic.ts";
+import { syntheticAtlasRows, syntheticFeatureStats, syntheticGraph } from "../../../pipeline/src/ingest/synthetic.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: a } = parseArgs({
@@ -74,27 +74,32 @@ function labelOf(l: number, i: number): string {
   return `tokens ${toks.join(" ")} ${WORDS[r.int(WORDS.length)]}`;
 }
 
-/** The store's synthetic graphs (bench:ingest): Zipf-popular features, so graphs share features. */
-const synthetic = () => ({
-  scan: T,
+const labelRow = (l: number, i: number) => ({
+  featureId: fid(l, i),
+  text: labelOf(l, i),
+  description: `Synthetic feature ${l}_${i}.`,
+  source: "heuristic",
+  createdAt: "2026-11-30T00:00:00.000Z",
+});
+
+/** The store's synthetic atlas (bench:ingest): Zipf-popular features, so graphs share features. */
+const ATLAS = syntheticAtlasRows({
+  modelId: M,
+  modelName: "bench model",
+  transcoderId: T,
   nLayers: L,
+  dModel: 768,
   featuresPerLayer: F,
-  positions: 16,
   featureNodes: FN,
   edges: E,
-  seed: 0,
 });
 
 async function writeLabels(): Promise<void> {
   for (let l = 0; l < L; l++) {
-    const rows = Array.from({ length: F }, (_, i) => ({
-      featureId: fid(l, i),
-      text: labelOf(l, i),
-      description: `Synthetic feature ${l}_${i}.`,
-      source: "heuristic",
-      createdAt: "2026-11-30T00:00:00.000Z",
-    }));
-    await upsertLabels(rows, { batchSize: 2048 });
+    await upsertLabels(
+      Array.from({ length: F }, (_, i) => labelRow(l, i)),
+      { batchSize: 2048 },
+    );
     process.stderr.write(
       `\rseed: labels ${((l + 1) * F).toLocaleString("en-US")}/${(L * F).toLocaleString("en-US")}   `,
     );
@@ -120,33 +125,14 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
     await writeLabels();
     return { seconds: (performance.now() - t0) / 1000, reused: false };
   }
-  await upsertModels([{ id: M, name: "bench model", nLayers: L, dModel: 768 }]);
-  await upsertTranscoders([
-    {
-      id: T,
-      modelId: M,
-      kind: "clt",
-      nLayers: L,
-      dModel: 768,
-      nFeatures: F,
-      featureInputHook: "blocks.{L}.ln2.hook_normalized",
-      featureOutputHook: "blocks.{L}.hook_mlp_out",
-    },
-  ]);
+  await upsertModels([ATLAS.model]);
+  await upsertTranscoders([ATLAS.transcoder]);
   const batch = 2000;
   for (let l = 0; l < L; l++) {
     for (let i0 = 0; i0 < F; i0 += batch) {
       const idx = Array.from({ length: Math.min(batch, F - i0) }, (_, k) => i0 + k);
       await upsertFeatures(idx.map((i) => featureRowFromStats(T, syntheticFeatureStats(l, i))));
-      await upsertLabels(
-        idx.map((i) => ({
-          featureId: fid(l, i),
-          text: labelOf(l, i),
-          description: `Synthetic feature ${l}_${i}.`,
-          source: "heuristic",
-          createdAt: "2026-11-30T00:00:00.000Z",
-        })),
-      );
+      await upsertLabels(idx.map((i) => labelRow(l, i)));
     }
     process.stderr.write(
       `\rseed: features ${((l + 1) * F).toLocaleString("en-US")}/${(L * F).toLocaleString("en-US")}   `,
@@ -155,7 +141,7 @@ async function seed(): Promise<{ seconds: number; reused: boolean }> {
   await writeLabels();
   for (let k = have.g; k < G; k++) {
     await writeGraph(
-      graphInputFromJson(syntheticGraph(synthetic(), k), { extras: { contentHash: `${T}-${k}` } }).input,
+      graphInputFromJson(syntheticGraph(ATLAS.graphs, k), { extras: { contentHash: `${T}-${k}` } }).input,
     );
     process.stderr.write(`\rseed: graphs ${k + 1}/${G}            `);
   }
@@ -234,12 +220,6 @@ async function check(url: string, op: Op): Promise<void> {
   if (res.status !== 200 || body.errors) throw new Error(`${op.name}: ${res.status} ${JSON.stringify(body.errors)}`);
 }
 
-/** Exact percentile of the recorded latencies (nearest rank). */
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 async function load(url: string, op: Op) {
   const bodies = Array.from({ length: 200 }, () => JSON.stringify({ query: op.query, variables: op.variables() }));
   let k = 0;
@@ -265,14 +245,14 @@ async function load(url: string, op: Op) {
     // Every response time, so p95 is exact (autocannon's summary has p90 and p97.5 but no p95).
     inst.on("response", (_client, _status, _bytes, ms) => latencies.push(ms));
   });
-  latencies.sort((x, y) => x - y);
+  const lat = summarizeSamples(latencies);
   const round = (x: number) => Number(x.toFixed(1));
   return {
     operation: op.name,
-    p50: round(percentile(latencies, 0.5)),
-    p95: round(percentile(latencies, 0.95)),
-    p99: round(percentile(latencies, 0.99)),
-    mean: round(latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length)),
+    p50: round(lat.p50),
+    p95: round(lat.p95),
+    p99: round(lat.p99),
+    mean: round(lat.mean),
     rps: round(r.requests.total / r.duration),
     requests: r.requests.total,
     non2xx: r.non2xx,

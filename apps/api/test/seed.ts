@@ -12,10 +12,10 @@ import {
   upsertTranscoders,
   writeGraph,
   writeStudy,
-  writeTx,
   writeVirtualWeights,
 } from "@circuit-atlas/db";
-import { smallGraph } from "../../../db/test/atlas-helpers.ts";
+import { cleanupScope, smallGraph } from "../../../db/test/atlas-helpers.ts";
+import { syntheticAtlasRows } from "../../../pipeline/src/ingest/synthetic.ts";
 
 export const RUN = `apitest-${process.pid}-${Date.now().toString(36)}`;
 export const T = `${RUN}-clt`;
@@ -142,20 +142,17 @@ export const STUDY_FEATURES = [
 ];
 
 export async function seed(): Promise<void> {
-  await upsertModels([{ id: M, name: "test model", nLayers: N_LAYERS, dModel: 16 }]);
-  await upsertTranscoders([
-    {
-      id: T,
-      modelId: M,
-      kind: "clt",
-      nLayers: N_LAYERS,
-      dModel: 16,
-      nFeatures: N_FEATURES,
-      featureInputHook: "blocks.{L}.ln2.hook_normalized",
-      featureOutputHook: "blocks.{L}.hook_mlp_out",
-      fvuMean: 0.05,
-    },
-  ]);
+  const { model, transcoder } = syntheticAtlasRows({
+    modelId: M,
+    modelName: "test model",
+    transcoderId: T,
+    nLayers: N_LAYERS,
+    dModel: 16,
+    featuresPerLayer: N_FEATURES,
+    transcoder: { fvuMean: 0.05 },
+  });
+  await upsertModels([model]);
+  await upsertTranscoders([transcoder]);
   const rows = [];
   for (let layer = 0; layer < N_LAYERS; layer++) {
     for (let index = 0; index < N_FEATURES; index++) {
@@ -230,16 +227,8 @@ export async function seed(): Promise<void> {
   });
 }
 
-export async function cleanup(): Promise<void> {
-  await writeTx(async (tx) => {
-    await tx.run("MATCH (n:GraphNode) WHERE n.graphId STARTS WITH $p DETACH DELETE n", { p: RUN });
-    await tx.run("MATCH (n:Graph) WHERE n.id STARTS WITH $p DETACH DELETE n", { p: RUN });
-    await tx.run("MATCH (n:Label) WHERE n.featureId STARTS WITH $p DETACH DELETE n", { p: `${T}/` });
-    await tx.run("MATCH (n:Feature {transcoderId: $t}) DETACH DELETE n", { t: T });
-    await tx.run("MATCH (n:Study {transcoderId: $t}) DETACH DELETE n", { t: T });
-    await tx.run("MATCH (n:Transcoder {id: $t}) DETACH DELETE n", { t: T });
-    await tx.run("MATCH (n:Model {id: $m}) DETACH DELETE n", { m: M });
-  });
+export function cleanup(): Promise<void> {
+  return cleanupScope({ transcoderId: T, modelId: M, graphPrefix: RUN });
 }
 
 /** A fingerprint of everything in the database (counts + label/feature property digests). */

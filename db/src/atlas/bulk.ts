@@ -14,15 +14,16 @@ import { readTx, writeTx } from "../driver.ts";
 import { DbError } from "../errors.ts";
 import { importLocalStore, type Log } from "../server/commands.ts";
 import { int } from "../values.ts";
-import { FeatureRow, GraphNodeRow, GraphRow, ModelRow, TranscoderRow } from "./model.ts";
 import {
-  encodeGraph,
-  encodeRow,
-  type GraphInput,
-  type GraphWriteResult,
-  influencesKey,
-  refreshAblationSummaries,
-} from "./write.ts";
+  FeatureRow,
+  GraphNodeKind,
+  type GraphNodeRow,
+  GraphRow,
+  ModelRow,
+  parseFeatureId,
+  TranscoderRow,
+} from "./model.ts";
+import { encodeRow, type GraphInput, type GraphWriteResult, influencesKey, refreshAblationSummaries } from "./write.ts";
 
 type Row = Record<string, unknown>;
 
@@ -75,7 +76,7 @@ class CsvTable {
   constructor(
     readonly dir: string,
     readonly name: string,
-    /** Leading id columns (`id:ID(Feature)`, `:START_ID(GraphNode)`, …), given by the caller per row. */
+    /** Leading id columns (`:ID(Feature)`, `:START_ID(GraphNode)`, …): compact integers, given by the caller per row. */
     readonly ids: string[],
     readonly columns: string[],
   ) {
@@ -89,8 +90,8 @@ class CsvTable {
     return join(this.dir, `${this.name}.header.csv`);
   }
 
-  add(ids: string[], row: Row): void {
-    const out = ids.map(quote);
+  add(ids: number[], row: Row): void {
+    const out: string[] = ids.map(String);
     for (const c of this.columns) {
       const v = row[c];
       const t = importType(v);
@@ -112,7 +113,11 @@ class CsvTable {
 
   /** Pre-formatted rows (the hot per-edge path), `n` of them; `types` for the columns they fill. */
   addLines(text: string, n: number, types: Record<string, string> = {}): void {
-    for (const [c, t] of Object.entries(types)) this.types.set(c, t);
+    for (const [c, t] of Object.entries(types)) {
+      const known = this.types.get(c);
+      if (known === undefined) this.types.set(c, t);
+      else if (known !== t) throw new DbError(`bulk import: ${this.name}.${c} is both ${known} and ${t}`);
+    }
     this.buf.push(text);
     this.bufLen += text.length;
     this.rows += n;
@@ -136,7 +141,10 @@ class CsvTable {
   }
 }
 
-/** Growable numeric columns for the INFLUENCES aggregates (tens of millions of pairs fit). */
+/**
+ * INFLUENCES aggregates over all graphs in growable numeric columns (tens of millions of pairs fit):
+ * one `add` per feature→feature edge; `graphs` counts the distinct graphs a pair occurs in.
+ */
 class PairSums {
   private readonly index = new Map<number, number>();
   a = new Int32Array(1 << 16);
@@ -145,9 +153,13 @@ class PairSums {
   sa = new Float64Array(1 << 16);
   c = new Int32Array(1 << 16);
   g = new Int32Array(1 << 16);
+  /** The last graph that touched each pair. */
+  last = new Int32Array(1 << 16);
   size = 0;
+  /** (pair, graph) occurrences so far. */
+  touched = 0;
 
-  add(a: number, b: number, s: number, sa: number, c: number): void {
+  add(a: number, b: number, w: number, graph: number): void {
     const key = a * 2 ** 26 + b;
     let i = this.index.get(key);
     if (i === undefined) {
@@ -156,11 +168,16 @@ class PairSums {
       this.index.set(key, i);
       this.a[i] = a;
       this.b[i] = b;
+      this.last[i] = -1;
     }
-    this.s[i]! += s;
-    this.sa[i]! += sa;
-    this.c[i]! += c;
-    this.g[i]! += 1;
+    this.s[i]! += w;
+    this.sa[i]! += Math.abs(w);
+    this.c[i]! += 1;
+    if (this.last[i] !== graph) {
+      this.last[i] = graph;
+      this.g[i]! += 1;
+      this.touched++;
+    }
   }
 
   private grow(): void {
@@ -176,6 +193,7 @@ class PairSums {
     this.sa = re(this.sa, Float64Array);
     this.c = re(this.c, Int32Array);
     this.g = re(this.g, Int32Array);
+    this.last = re(this.last, Int32Array);
   }
 }
 
@@ -185,17 +203,54 @@ export interface BulkSummary {
   nodes: number;
   relationships: number;
   influences: number;
-  /** Seconds: writing the CSV files (graph reading included), the offline import, restart + migrations + summaries. */
+  /** Seconds: writing the CSV files (graph reading included), then the phases of the import. */
   csvSeconds: number;
+  stopSeconds: number;
+  /** The offline importer alone. */
   importSeconds: number;
+  startSeconds: number;
+  /** Constraints, indexes and full-text indexes over the imported data. */
+  migrateSeconds: number;
+  /** Ablation summaries (Bolt). */
   finishSeconds: number;
 }
+
+/**
+ * Column types of GraphNode rows as `encodeRow` stores them (`int` → long, `finite` → double); keyed
+ * by the schema's own keys, so a column added to GraphNodeRow does not compile until it is typed here.
+ */
+const GRAPH_NODE_TYPES: Record<keyof GraphNodeRow, "string" | "long" | "double" | "boolean"> = {
+  id: "string",
+  graphId: "string",
+  nodeId: "string",
+  kind: "string",
+  layer: "long",
+  position: "long",
+  featureIndex: "long",
+  featureId: "string",
+  tokenId: "long",
+  token: "string",
+  activation: "double",
+  influence: "double",
+  probability: "double",
+  isTarget: "boolean",
+  ablationPredicted: "double",
+  ablationMeasuredLive: "double",
+  ablationMeasuredFrozen: "double",
+};
+const GRAPH_NODE_COLUMNS = Object.keys(GRAPH_NODE_TYPES) as (keyof GraphNodeRow)[];
+const NODE_KINDS = new Set<string>(GraphNodeKind.options);
+const INFLUENCES_TYPES = { key: "string", weightSum: "double", weightAbsSum: "double", count: "long", graphs: "long" };
 
 /**
  * Collects an empty atlas's first load as CSV files in `dir`, then `run()` imports them. Add the
  * model, transcoders and graphs first, then the feature statistics (`addFeatures`; a feature's
  * graphCount comes from the graphs added before); every transcoder feature without statistics gets
  * the same stub as `ensureTranscoderFeatures`.
+ *
+ * The importer addresses nodes by compact integer ids (`--id-type=integer`; not stored), so the
+ * relationship files, most of the data, hold short numbers instead of repeated string keys; every
+ * node's `id` property is an ordinary column.
  */
 export class BulkImport {
   private readonly t: Record<string, CsvTable>;
@@ -203,51 +258,58 @@ export class BulkImport {
   private readonly featureIds: string[] = [];
   private graphCount = new Int32Array(1 << 16);
   private readonly featureWritten = new Set<string>();
-  private readonly transcoders = new Map<string, { nLayers: number; nFeatures: number }>();
-  private readonly graphIds = new Set<string>();
+  private readonly models = new Map<string, number>();
+  private readonly transcoders = new Map<string, { n: number; nLayers: number; nFeatures: number }>();
+  private readonly graphIds = new Map<string, number>();
+  /** Next GraphNode import id (a running counter over all graphs). */
+  private nextNode = 0;
   private readonly validated = new Set<string>();
   private readonly pairs = new PairSums();
   private readonly ingestedAt = new Date().toISOString();
   private readonly t0 = performance.now();
+  private readonly featureColumns = keysOf(FeatureRow);
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
-    const node = (name: string, label: string, schema: z.ZodObject) =>
-      new CsvTable(
-        dir,
-        name,
-        [`id:ID(${label})`],
-        keysOf(schema).filter((k) => k !== "id"),
-      );
+    const node = (name: string, label: string, columns: string[]) =>
+      new CsvTable(dir, name, [`:ID(${label})`], columns);
     const rel = (name: string, from: string, to: string, columns: string[] = []) =>
       new CsvTable(dir, name, [`:START_ID(${from})`, `:END_ID(${to})`], columns);
     this.t = {
-      Model: node("model", "Model", ModelRow),
-      Transcoder: node("transcoder", "Transcoder", TranscoderRow),
-      Feature: node("feature", "Feature", FeatureRow),
-      Graph: node("graph", "Graph", GraphRow),
-      GraphNode: node("graph-node", "GraphNode", GraphNodeRow),
+      Model: node("model", "Model", keysOf(ModelRow)),
+      Transcoder: node("transcoder", "Transcoder", keysOf(TranscoderRow)),
+      Feature: node("feature", "Feature", this.featureColumns),
+      Graph: node("graph", "Graph", keysOf(GraphRow)),
+      GraphNode: node("graph-node", "GraphNode", GRAPH_NODE_COLUMNS),
       FOR_MODEL: rel("for-model", "Transcoder", "Model"),
       USES: rel("uses", "Graph", "Transcoder"),
       HAS_NODE: rel("has-node", "Graph", "GraphNode"),
       OF: rel("of", "GraphNode", "Feature"),
       ATTRIBUTES: rel("attributes", "GraphNode", "GraphNode", ["weight"]),
-      INFLUENCES: rel("influences", "Feature", "Feature", ["key", "weightSum", "weightAbsSum", "count", "graphs"]),
+      INFLUENCES: rel("influences", "Feature", "Feature", Object.keys(INFLUENCES_TYPES)),
     };
   }
 
   addModel(row: ModelRow): void {
     const r = encodeRow(ModelRow, row, "Model", `model ${row.id}`);
-    this.t.Model!.add([r.id as string], r);
+    if (this.models.has(row.id)) throw new DbError(`model ${row.id} is given twice`);
+    const n = this.models.size;
+    this.models.set(row.id, n);
+    this.t.Model!.add([n], r);
   }
 
   addTranscoder(row: TranscoderRow): void {
     const r = encodeRow(TranscoderRow, row, "Transcoder", `transcoder ${row.id}`);
-    this.t.Transcoder!.add([r.id as string], r);
-    this.t.FOR_MODEL!.add([r.id as string, r.modelId as string], {});
-    this.transcoders.set(row.id, { nLayers: row.nLayers, nFeatures: row.nFeatures });
+    if (this.transcoders.has(row.id)) throw new DbError(`transcoder ${row.id} is given twice`);
+    const m = this.models.get(row.modelId);
+    if (m === undefined) throw new DbError(`transcoder ${row.id}: model ${row.modelId} is not in the import`);
+    const n = this.transcoders.size;
+    this.t.Transcoder!.add([n], r);
+    this.t.FOR_MODEL!.add([n, m], {});
+    this.transcoders.set(row.id, { n, nLayers: row.nLayers, nFeatures: row.nFeatures });
   }
 
+  /** The Feature's import id (its slot), allocated on first sight. */
   private slot(featureId: string): number {
     let i = this.featureSlot.get(featureId);
     if (i === undefined) {
@@ -263,48 +325,142 @@ export class BulkImport {
     return i;
   }
 
-  /** One graph (as `writeGraph` takes it); its transcoder must have been added. */
+  /**
+   * One graph (as `writeGraph` takes it, already checked at the file edge by the ingest's zod
+   * schemas); its transcoder must have been added. The Graph row goes through `encodeRow`; the
+   * per-node and per-edge rows are checked and formatted by plain loops (the hot path).
+   */
   addGraph(input: GraphInput): GraphWriteResult {
-    const enc = encodeGraph(input, this.ingestedAt);
-    const gid = enc.graph.id as string;
+    const g = input.graph;
+    const gid = g.id;
+    const where = `graph ${gid}`;
     if (this.graphIds.has(gid)) throw new DbError(`graph ${gid} is given twice`);
-    if (!this.transcoders.has(enc.graph.transcoderId as string)) {
-      throw new DbError(`graph ${gid}: transcoder ${enc.graph.transcoderId as string} is not in the import`);
-    }
-    this.graphIds.add(gid);
-    this.t.Graph!.add([gid], enc.graph);
-    this.t.USES!.add([gid, enc.graph.transcoderId as string], {});
-    const inGraph = new Set<number>();
-    for (const n of enc.nodes) {
-      const nid = n.id as string;
-      this.t.GraphNode!.add([nid], n);
-      this.t.HAS_NODE!.add([gid, nid], {});
+    const tr = this.transcoders.get(g.transcoderId);
+    if (!tr) throw new DbError(`${where}: transcoder ${g.transcoderId} is not in the import`);
+    const graph = encodeRow(
+      GraphRow,
+      { ...g, ingestedAt: this.ingestedAt, nNodes: input.nodes.length, nEdges: input.edges.length },
+      "Graph",
+      where,
+    );
+    const gn = this.graphIds.size;
+    this.graphIds.set(gid, gn);
+    this.t.Graph!.add([gn], graph);
+    this.t.USES!.add([gn, tr.n], {});
+
+    const nodes = input.nodes;
+    const N = nodes.length;
+    const base = this.nextNode;
+    const fslot = new Int32Array(N).fill(-1);
+    const seen = new Set<string>();
+    const qg = quote(gid);
+    const prefix = `${gid}/`;
+    let nodeLines = "";
+    let hasLines = "";
+    let ofLines = "";
+    let ofRows = 0;
+    for (let i = 0; i < N; i++) {
+      const n = nodes[i]!;
+      const at = `${where} node ${i}`;
+      if (typeof n.nodeId !== "string") throw new DbError(`${at}: nodeId must be a string`);
+      if (seen.has(n.nodeId)) throw new DbError(`${where}: duplicate node ${n.nodeId}`);
+      seen.add(n.nodeId);
+      if (!NODE_KINDS.has(n.kind)) throw new DbError(`${at}: kind must be one of ${[...NODE_KINDS].join("|")}`);
+      const id = base + i;
+      let line = `${id},${quote(prefix + n.nodeId)},${qg},${quote(n.nodeId)},${n.kind}`;
+      for (let c = 4; c < GRAPH_NODE_COLUMNS.length; c++) {
+        const col = GRAPH_NODE_COLUMNS[c]!;
+        const v = n[col as keyof typeof n];
+        line += ",";
+        if (v === undefined) continue;
+        const t = GRAPH_NODE_TYPES[col];
+        if (t === "long") {
+          if (!Number.isSafeInteger(v) || ((col === "position" || col === "featureIndex") && (v as number) < 0)) {
+            throw new DbError(
+              `${at}: ${col} must be ${col === "layer" || col === "tokenId" ? "an" : "a nonnegative"} integer`,
+            );
+          }
+          line += v;
+        } else if (t === "double") {
+          if (typeof v !== "number" || !Number.isFinite(v)) throw new DbError(`${at}: ${col} must be a finite number`);
+          line += v;
+        } else if (t === "boolean") {
+          if (typeof v !== "boolean") throw new DbError(`${at}: ${col} must be a boolean`);
+          line += v;
+        } else {
+          if (typeof v !== "string") throw new DbError(`${at}: ${col} must be a string`);
+          line += quote(v);
+        }
+      }
+      if (!this.t.GraphNode!.multiline && /[\r\n]/.test(line)) this.t.GraphNode!.multiline = true;
+      nodeLines += `${line}\n`;
+      hasLines += `${gn},${id}\n`;
       if (n.kind !== "feature") continue;
-      const fid = n.featureId as string;
-      this.t.OF!.add([nid, fid], {});
-      const s = this.slot(fid);
-      if (!inGraph.has(s)) {
-        inGraph.add(s);
+      const f = n.featureId === undefined ? null : parseFeatureId(n.featureId);
+      if (!f || f.transcoderId !== g.transcoderId || f.layer !== n.layer || f.featureIndex !== n.featureIndex) {
+        throw new DbError(
+          `${where}: feature node ${n.nodeId} needs featureId "${g.transcoderId}/${n.layer}_${n.featureIndex}"`,
+        );
+      }
+      const s = this.slot(n.featureId!);
+      fslot[i] = s;
+      ofLines += `${id},${s}\n`;
+      ofRows++;
+      if (n.ablationPredicted !== undefined) this.validated.add(n.featureId!);
+    }
+    const colTypes = Object.fromEntries(
+      GRAPH_NODE_COLUMNS.filter((c) => nodes.some((n) => n[c as keyof typeof n] !== undefined)).map((c) => [
+        c,
+        GRAPH_NODE_TYPES[c],
+      ]),
+    );
+    this.t.GraphNode!.addLines(nodeLines, N, { id: "string", graphId: "string", ...colTypes });
+    this.t.HAS_NODE!.addLines(hasLines, N);
+    this.t.OF!.addLines(ofLines, ofRows);
+    // graphCount: once per distinct feature of the graph
+    const counted = new Set<number>();
+    for (let i = 0; i < N; i++) {
+      const s = fslot[i]!;
+      if (s >= 0 && !counted.has(s)) {
+        counted.add(s);
         this.graphCount[s]!++;
       }
-      if (n.ablationPredicted !== undefined) this.validated.add(fid);
     }
-    // Edges are most of the data: formatted directly (a JS number prints as its shortest round-trip form).
-    const q = enc.nodes.map((n) => quote(n.id as string));
-    const lines: string[] = new Array(enc.w.length);
-    for (let i = 0; i < enc.w.length; i++) lines[i] = `${q[enc.src[i]!]},${q[enc.dst[i]!]},${enc.w[i]}\n`;
-    if (lines.length > 0) this.t.ATTRIBUTES!.addLines(lines.join(""), lines.length, { weight: "double" });
-    for (const p of enc.pairs.values()) this.pairs.add(this.slot(p.a), this.slot(p.b), p.s, p.sa, p.c);
-    return { graphId: gid, status: "created", nodes: enc.nodes.length, edges: enc.w.length, pairs: enc.pairs.size };
+    // Edges are most of the data: numbers only (a JS number prints as its shortest round-trip form).
+    const edges = input.edges;
+    const pairsBefore = this.pairs.touched;
+    let edgeLines = "";
+    for (let i = 0; i < edges.length; i++) {
+      const e = edges[i]!;
+      const a = e.source;
+      const b = e.target;
+      const w = e.weight;
+      if (!(Number.isInteger(a) && a >= 0 && a < N && Number.isInteger(b) && b >= 0 && b < N)) {
+        throw new DbError(`${where}: edge ${i} refers to a node index outside 0..${N - 1}`);
+      }
+      if (typeof w !== "number" || !Number.isFinite(w))
+        throw new DbError(`${where}: edge ${i} has a non-finite weight`);
+      edgeLines += `${base + a},${base + b},${w}\n`;
+      const fa = fslot[a]!;
+      const fb = fslot[b]!;
+      if (fa >= 0 && fb >= 0) this.pairs.add(fa, fb, w, gn);
+      if (edgeLines.length > 1 << 20) {
+        this.t.ATTRIBUTES!.addLines(edgeLines, 0, { weight: "double" });
+        edgeLines = "";
+      }
+    }
+    this.t.ATTRIBUTES!.addLines(edgeLines, edges.length, { weight: "double" });
+    this.nextNode += N;
+    return { graphId: gid, status: "created", nodes: N, edges: edges.length, pairs: this.pairs.touched - pairsBefore };
   }
 
   private addFeatureRow(r: Row): void {
     const id = r.id as string;
     if (this.featureWritten.has(id)) throw new DbError(`feature ${id} is given twice`);
     this.featureWritten.add(id);
-    const s = this.featureSlot.get(id);
-    const gc = s === undefined ? 0 : this.graphCount[s]!;
-    this.t.Feature!.add([id], gc > 0 ? { ...r, graphCount: int(gc) } : r);
+    const s = this.slot(id);
+    const gc = this.graphCount[s]!;
+    this.t.Feature!.add([s], gc > 0 ? { ...r, graphCount: int(gc) } : r);
   }
 
   /** Feature statistics rows (as `upsertFeatures` takes them). */
@@ -314,42 +470,74 @@ export class BulkImport {
     });
   }
 
-  private stub(transcoderId: string, layer: number, featureIndex: number): void {
-    const id = `${transcoderId}/${layer}_${featureIndex}`;
-    if (this.featureWritten.has(id)) return;
-    this.addFeatureRow({
-      id,
-      transcoderId,
-      layer: int(layer),
-      featureIndex: int(featureIndex),
-      featureId: `${layer}_${featureIndex}`,
-    });
+  /** A feature without statistics: the stub `ensureTranscoderFeatures` creates, formatted directly. */
+  private stubs(transcoderId: string, layer: number, from: number, to: number): void {
+    const cols = this.featureColumns;
+    const iId = cols.indexOf("id");
+    const iT = cols.indexOf("transcoderId");
+    const iL = cols.indexOf("layer");
+    const iF = cols.indexOf("featureIndex");
+    const iFid = cols.indexOf("featureId");
+    const iG = cols.indexOf("graphCount");
+    const fields = new Array<string>(cols.length + 1).fill("");
+    const qt = quote(transcoderId);
+    let text = "";
+    let n = 0;
+    let withCount = false;
+    for (let i = from; i < to; i++) {
+      const id = `${transcoderId}/${layer}_${i}`;
+      if (this.featureWritten.has(id)) continue;
+      this.featureWritten.add(id);
+      const s = this.slot(id);
+      const gc = this.graphCount[s]!;
+      fields[0] = String(s);
+      fields[1 + iId] = quote(id);
+      fields[1 + iT] = qt;
+      fields[1 + iL] = String(layer);
+      fields[1 + iF] = String(i);
+      fields[1 + iFid] = `"${layer}_${i}"`;
+      fields[1 + iG] = gc > 0 ? String(gc) : "";
+      if (gc > 0) withCount = true;
+      text += `${fields.join(",")}\n`;
+      n++;
+    }
+    const types: Record<string, string> = {
+      id: "string",
+      transcoderId: "string",
+      layer: "long",
+      featureIndex: "long",
+      featureId: "string",
+    };
+    if (withCount) types.graphCount = "long";
+    this.t.Feature!.addLines(text, n, types);
   }
 
   /** Writes the remaining rows and headers; the importer's --nodes/--relationships arguments. */
   private close(): { args: string[]; influences: number; nodes: number; relationships: number } {
     for (const [tid, t] of this.transcoders) {
-      for (let l = 0; l < t.nLayers; l++) for (let i = 0; i < t.nFeatures; i++) this.stub(tid, l, i);
+      for (let l = 0; l < t.nLayers; l++) {
+        for (let i = 0; i < t.nFeatures; i += 10_000) this.stubs(tid, l, i, Math.min(t.nFeatures, i + 10_000));
+      }
     }
     // Features that graphs name outside their transcoder's declared range (Bolt creates them on the fly).
-    for (const id of this.featureIds) {
+    for (const id of [...this.featureIds]) {
       if (this.featureWritten.has(id)) continue;
-      const m = /^(.*)\/(\d+)_(\d+)$/.exec(id)!;
-      this.stub(m[1]!, Number(m[2]), Number(m[3]));
+      const f = parseFeatureId(id)!;
+      this.stubs(f.transcoderId, f.layer, f.featureIndex, f.featureIndex + 1);
     }
     const p = this.pairs;
+    let text = "";
     for (let i = 0; i < p.size; i++) {
       const a = this.featureIds[p.a[i]!]!;
       const b = this.featureIds[p.b[i]!]!;
-      this.t.INFLUENCES!.add([a, b], {
-        key: influencesKey(a, b),
-        weightSum: p.s[i],
-        weightAbsSum: p.sa[i],
-        count: int(p.c[i]!),
-        graphs: int(p.g[i]!),
-      });
+      text += `${p.a[i]},${p.b[i]},${quote(influencesKey(a, b))},${p.s[i]},${p.sa[i]},${p.c[i]},${p.g[i]}\n`;
+      if (text.length > 1 << 20 || i === p.size - 1) {
+        this.t.INFLUENCES!.addLines(text, 0, INFLUENCES_TYPES);
+        text = "";
+      }
     }
-    const args: string[] = [];
+    this.t.INFLUENCES!.rows += p.size;
+    const args: string[] = ["--id-type=integer"];
     const multiline: string[] = [];
     let nodes = 0;
     let relationships = 0;
@@ -379,9 +567,7 @@ export class BulkImport {
     log(
       `bulk: ${nodes} nodes, ${relationships} relationships (${influences} INFLUENCES) as CSV in ${csvSeconds.toFixed(1)} s`,
     );
-    const t1 = performance.now();
-    await importLocalStore([...args, `--report-file=${join(this.dir, "import.report")}`], { log });
-    const importSeconds = (performance.now() - t1) / 1000;
+    const imp = await importLocalStore([...args, `--report-file=${join(this.dir, "import.report")}`], { log });
     const t2 = performance.now();
     const ids = [...this.validated].sort();
     for (let i = 0; i < ids.length; i += 5000) {
@@ -392,7 +578,10 @@ export class BulkImport {
       relationships,
       influences,
       csvSeconds,
-      importSeconds,
+      stopSeconds: imp.stopMs / 1000,
+      importSeconds: imp.importMs / 1000,
+      startSeconds: (imp.startMs ?? 0) / 1000,
+      migrateSeconds: imp.migrateMs / 1000,
       finishSeconds: (performance.now() - t2) / 1000,
     };
   }

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import type { Integer } from "neo4j-driver";
 import type { z } from "zod";
-import { readTx, type Tx, writeTx } from "../driver.ts";
+import { readTx, type Tx, withSession, writeTx } from "../driver.ts";
 import { ConstraintViolationError, DbError, NotFoundError } from "../errors.ts";
 import { int } from "../values.ts";
 import {
@@ -614,6 +614,38 @@ async function deleteGraphIn(tx: Tx, gid: string): Promise<void> {
     tx,
     validated.map((r) => r.id),
   );
+}
+
+/**
+ * Removes a transcoder and everything ingested for it: its graphs with their nodes, the labels and
+ * features (with their INFLUENCES aggregates and virtual weights), its studies and the transcoder
+ * node; the model stays (other transcoders may use it). In batches of auto-committed transactions,
+ * so a GPT-2-Small-sized atlas does not have to fit one transaction. False if there was nothing.
+ */
+export async function deleteTranscoder(transcoderId: string): Promise<boolean> {
+  const had = await readTx((tx) =>
+    tx.one<{ n: number }>(
+      `CALL () { MATCH (t:Transcoder {id: $t}) RETURN count(t) AS a }
+       CALL () { MATCH (f:Feature {transcoderId: $t}) RETURN count(f) AS b }
+       RETURN a + b AS n`,
+      { t: transcoderId },
+    ),
+  );
+  await withSession(async (s) => {
+    for (const q of [
+      "MATCH (:Graph {transcoderId: $t})-[:HAS_NODE]->(n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+      "MATCH (n:Graph {transcoderId: $t}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS",
+      "MATCH (l:Label)-[:DESCRIBES]->(:Feature {transcoderId: $t}) CALL (l) { DETACH DELETE l } IN TRANSACTIONS OF 10000 ROWS",
+      // relationships first, so no batch holds a popular feature's thousands of INFLUENCES at once
+      "MATCH (:Feature {transcoderId: $t})-[r]-() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS",
+      "MATCH (n:Feature {transcoderId: $t}) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS",
+      "MATCH (n:Study {transcoderId: $t}) DETACH DELETE n",
+      "MATCH (n:Transcoder {id: $t}) DETACH DELETE n",
+    ]) {
+      await s.run(q, { t: transcoderId });
+    }
+  });
+  return had.n > 0;
 }
 
 // ── Studies ─────────────────────────────────────────────────────────────────────────────────────

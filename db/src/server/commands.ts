@@ -69,6 +69,13 @@ export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
   return { uri: config.uri, local: config.local, pid, how, provisionMs, startMs, agent, migrations };
 }
 
+/** `importLocalStore`'s phases (ms): the stop, the importer run, and after `startMs` the migrations. */
+export interface ImportResult extends UpResult {
+  stopMs: number;
+  importMs: number;
+  migrateMs: number;
+}
+
 type ServerState = Pick<UpResult, "how" | "pid" | "provisionMs" | "startMs" | "agent">;
 
 async function upLocal(config: DbConfig, settings: ServerSettings, timeoutMs: number, log: Log): Promise<ServerState> {
@@ -203,7 +210,7 @@ export async function status(opts: { config?: DbConfig; timeoutMs?: number } = {
  * import full` with `args` (the caller checked that the database holds nothing to lose), start it
  * again and migrate (constraints, indexes, full-text). Refuses an external NEO4J_URI.
  */
-export async function importLocalStore(args: string[], opts: { log?: Log } = {}): Promise<UpResult> {
+export async function importLocalStore(args: string[], opts: { log?: Log } = {}): Promise<ImportResult> {
   const log = opts.log ?? quiet;
   const config = loadConfig();
   if (!config.local) {
@@ -215,10 +222,19 @@ export async function importLocalStore(args: string[], opts: { log?: Log } = {})
   const java = findJava(settings);
   const problem = provisionProblem();
   if (problem) throw new ServerError(`the local Neo4j is not provisioned (${problem}): run npm run db:up first`);
+  let stopMs = 0;
+  let importMs = 0;
   await withUpLock(settings.ATLAS_DB_START_TIMEOUT * 1000, async () => {
+    const t0 = performance.now();
     await down({ log });
+    const t1 = performance.now();
     log(`importing into ${paths.data} (database ${config.database})`);
     await runImporter(java, settings, config.database, args, log);
+    stopMs = t1 - t0;
+    importMs = performance.now() - t1;
   });
-  return up({ log });
+  const t2 = performance.now();
+  const started = await up({ log });
+  const upMs = performance.now() - t2;
+  return { ...started, stopMs, importMs, migrateMs: upMs - (started.startMs ?? 0) };
 }

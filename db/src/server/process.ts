@@ -135,7 +135,7 @@ export async function runImporter(
     "import",
     "full",
     "--overwrite-destination=true",
-    "--id-type=string",
+    "--high-parallel-io=on",
     `--max-off-heap-memory=${offHeap}`,
     ...args,
     database,

@@ -131,8 +131,9 @@ export async function ingestRunDir(runDir: string, o: IngestOptions = {}): Promi
       bulkSummary = await bulk.run({ log });
       log(
         `bulk import: ${bulkSummary.nodes} nodes, ${bulkSummary.relationships} relationships; CSV ` +
-          `${bulkSummary.csvSeconds.toFixed(1)} s, import ${bulkSummary.importSeconds.toFixed(1)} s, ` +
-          `summaries ${bulkSummary.finishSeconds.toFixed(1)} s`,
+          `${bulkSummary.csvSeconds.toFixed(1)} s, server stop ${bulkSummary.stopSeconds.toFixed(1)} s, ` +
+          `import ${bulkSummary.importSeconds.toFixed(1)} s, server start ${bulkSummary.startSeconds.toFixed(1)} s, ` +
+          `migrations ${bulkSummary.migrateSeconds.toFixed(1)} s, summaries ${bulkSummary.finishSeconds.toFixed(1)} s`,
       );
     } finally {
       if (o.bulkDir === undefined) rmSync(dir, { recursive: true, force: true });

@@ -1,11 +1,14 @@
-// Synthetic atlas data of the pipeline's real file shapes, for ingest tests and `bench:ingest`:
+// Synthetic atlas data of the pipeline's real file shapes, for ingest tests, `bench:ingest`,
+// `bench:api` and the API tests' seed: model and transcoder rows (as `atlas ingest` writes them),
 // circuit-tracer graph JSON objects (as `atlas trace` writes them) and FeatureStats lines (as
 // `atlas features` writes them). Feature popularity is Zipf-like, so graphs share features and the
 // cross-prompt aggregates see real overlap.
 
+import type { ModelRow, TranscoderRow } from "@circuit-atlas/db";
 import { Rng } from "@circuit-atlas/util";
 import type { FeatureStats } from "../features/formats.ts";
 import { type CircuitTracerGraph, cantorPair, FEATURE_TYPES } from "../graph/index.ts";
+import { FEATURE_INPUT_HOOK, FEATURE_OUTPUT_HOOK } from "../transcoder/hooks.ts";
 
 export interface SyntheticOptions {
   /** Written into metadata.scan; the transcoder the graphs belong to. */
@@ -23,6 +26,56 @@ export interface SyntheticOptions {
   /** Zipf exponent of feature popularity (0: uniform). */
   zipf?: number;
   seed?: number;
+}
+
+export interface SyntheticAtlasOptions {
+  modelId: string;
+  transcoderId: string;
+  nLayers: number;
+  dModel: number;
+  featuresPerLayer: number;
+  /** Feature nodes per synthetic graph (default 600). */
+  featureNodes?: number;
+  /** Links per synthetic graph (default 10,000, a pruned GPT-2-Small graph). */
+  edges?: number;
+  /** Model name (default: the id). */
+  modelName?: string;
+  /** Further transcoder properties (eval metrics…). */
+  transcoder?: Partial<TranscoderRow>;
+}
+
+/**
+ * The model and transcoder rows of a synthetic atlas, as `atlas ingest` writes them for a CLT of
+ * ours (the run config's hook names), and the options of its synthetic graphs (16-token prompts).
+ */
+export function syntheticAtlasRows(o: SyntheticAtlasOptions): {
+  model: ModelRow;
+  transcoder: TranscoderRow;
+  graphs: SyntheticOptions;
+} {
+  return {
+    model: { id: o.modelId, name: o.modelName ?? o.modelId, nLayers: o.nLayers, dModel: o.dModel },
+    transcoder: {
+      id: o.transcoderId,
+      modelId: o.modelId,
+      kind: "clt",
+      nLayers: o.nLayers,
+      dModel: o.dModel,
+      nFeatures: o.featuresPerLayer,
+      featureInputHook: FEATURE_INPUT_HOOK,
+      featureOutputHook: FEATURE_OUTPUT_HOOK,
+      ...o.transcoder,
+    },
+    graphs: {
+      scan: o.transcoderId,
+      nLayers: o.nLayers,
+      featuresPerLayer: o.featuresPerLayer,
+      positions: 16,
+      featureNodes: o.featureNodes ?? 600,
+      edges: o.edges ?? 10_000,
+      seed: 0,
+    },
+  };
 }
 
 /** Draws indices in [0, n) with P(k) ∝ (k+1)^−s by inverting the continuous power law. */

@@ -330,26 +330,56 @@ export async function trainLm(options: TrainLmOptions = {}): Promise<TrainLmResu
   );
 }
 
-async function trainLmInFolder(
-  options: TrainLmOptions,
-  o: LmOptions,
-  run: {
-    out: string;
-    ckptDir: string;
-    metricsPath: string;
-    checkpointEvery: number;
-    evalEvery: number;
-    log: (s: string) => void;
-  },
-): Promise<TrainLmResult> {
-  const { out, ckptDir, metricsPath, checkpointEvery, evalEvery, log } = run;
-  await initBackend(undefined, { quiet: options.quiet });
+interface LmRun {
+  out: string;
+  ckptDir: string;
+  metricsPath: string;
+  checkpointEvery: number;
+  evalEvery: number;
+  log: (s: string) => void;
+}
 
-  // Data and vocabulary (both deterministic from the options).
-  const corpusPath = join(out, "corpus", "train.jsonl");
+/** What the options determine: the corpus file, the vocabulary, the architecture and the optimizer. */
+interface LmSetup {
+  corpusPath: string;
+  vocab: CompactVocab;
+  config: GPT2Config;
+  shapes: Map<string, number[]>;
+  opt: AdamW;
+}
+
+/** What the steps change (the optimizer's moments live in `LmSetup.opt`). */
+interface LmState {
+  params: Map<string, Float32Array>;
+  step: number;
+  /** Training seconds of this run so far (all invocations), up to the last checkpoint. */
+  seconds: number;
+  tokens: number;
+  /** The data stream's position (opaque; from the checkpoint). */
+  dataState: unknown;
+}
+
+async function trainLmInFolder(options: TrainLmOptions, o: LmOptions, run: LmRun): Promise<TrainLmResult> {
+  await initBackend(undefined, { quiet: options.quiet });
+  const setup = prepareRun(options, o, run);
+  const s = await initOrResume(options, o, run, setup);
+  const nParams = [...s.params.values()].reduce((a, p) => a + p.length, 0);
+  const { config } = setup;
+  run.log(
+    `model: ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads, context ${config.nCtx}, ` +
+      `vocab ${setup.vocab.size} → ${(nParams / 1e6).toFixed(2)}M parameters`,
+  );
+  const firstStep = s.step;
+  const { variables, losses } = await runSteps(options, o, run, setup, s);
+  return finishRun(options, o, run, setup, s, { variables, losses, firstStep, nParams });
+}
+
+/** The corpus (written unless a resumed run has it), the vocabulary, the model shape and AdamW; all deterministic from the options. */
+function prepareRun(options: TrainLmOptions, o: LmOptions, run: LmRun): LmSetup {
+  const corpusPath = join(run.out, "corpus", "train.jsonl");
   if (!options.resume || !existsSync(corpusPath)) {
-    const st = writeDemoCorpus(join(out, "corpus"), { tokens: o.corpusTokens, seed: o.seed, split: "train" });
-    log(`corpus: ${st.documents} documents, ${st.tokens} tokens → ${st.path}`);
+    const st = writeDemoCorpus(join(run.out, "corpus"), { tokens: o.corpusTokens, seed: o.seed, split: "train" });
+    run.log(`corpus: ${st.documents} documents, ${st.tokens} tokens → ${st.path}`);
   }
   const { vocab, untrained } = demoVocab(o);
   const config = modelConfig(o, vocab.size);
@@ -359,12 +389,17 @@ async function trainLmInFolder(
   // with tied embeddings their only gradient is "predict me less", which Adam's normalisation would
   // turn into full-size steps, leaving huge, meaningless input vectors.
   opt.frozenRows.set("wte.weight", { rowSize: config.dModel, frozen: untrained });
+  return { corpusPath, vocab, config, shapes, opt };
+}
 
-  let params: Map<string, Float32Array>;
-  let step = 0;
-  let seconds = 0;
-  let tokens = 0;
-  let dataState: unknown;
+/**
+ * The state at this invocation's first step: from the checkpoint (same options and vocabulary
+ * required; metric lines after it, written by the interrupted run, dropped), or seeded random
+ * weights (optionally overwritten from `--init`) with an empty metrics file.
+ */
+async function initOrResume(options: TrainLmOptions, o: LmOptions, run: LmRun, setup: LmSetup): Promise<LmState> {
+  const { out, ckptDir, metricsPath, log } = run;
+  const { vocab, config, shapes, opt } = setup;
   if (options.resume) {
     const ck = loadCheckpoint(ckptDir, shapes, opt);
     const diff = sameOptions(o, ck.state.options);
@@ -372,12 +407,7 @@ async function trainLmInFolder(
     if (ck.state.vocab.length !== vocab.size || ck.state.vocab.some((g, i) => g !== vocab.gpt2Ids[i])) {
       throw new Error("cannot resume: the vocabulary differs from the checkpoint's");
     }
-    params = ck.params;
-    step = ck.state.step;
-    seconds = ck.state.seconds;
-    tokens = ck.state.tokens;
-    dataState = ck.state.data;
-    // Metrics after the checkpoint belong to the interrupted run: drop them.
+    const step = ck.state.step;
     if (existsSync(metricsPath)) {
       const keep = readFileSync(metricsPath, "utf8")
         .split("\n")
@@ -385,18 +415,31 @@ async function trainLmInFolder(
       writeFileSync(metricsPath, keep.map((l) => `${l}\n`).join(""));
     }
     log(`resuming at step ${step}/${o.steps}`);
-  } else {
-    params = initParams(config, o.seed);
-    if (options.init) log(`init: ${await initFromModel(params, vocab, options.init)} rows of wte from ${options.init}`);
-    mkdirSync(out, { recursive: true });
-    writeFileSync(metricsPath, "");
+    return { params: ck.params, step, seconds: ck.state.seconds, tokens: ck.state.tokens, dataState: ck.state.data };
   }
-  const nParams = [...params.values()].reduce((a, p) => a + p.length, 0);
-  log(
-    `model: ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads, context ${config.nCtx}, ` +
-      `vocab ${vocab.size} → ${(nParams / 1e6).toFixed(2)}M parameters`,
-  );
+  const params = initParams(config, o.seed);
+  if (options.init) log(`init: ${await initFromModel(params, vocab, options.init)} rows of wte from ${options.init}`);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(metricsPath, "");
+  return { params, step: 0, seconds: 0, tokens: 0, dataState: undefined };
+}
 
+/**
+ * The step loop up to `o.steps` (or `stopAfter` steps): batch with seeded `<unk>` masking →
+ * cross-entropy gradients (tfjs) → clipping → AdamW; a metrics line per step, a held-out eval every
+ * `evalEvery` steps, a checkpoint every `checkpointEvery` steps and at the end. Returns the tfjs
+ * variables (for the export) and this invocation's losses.
+ */
+async function runSteps(
+  options: TrainLmOptions,
+  o: LmOptions,
+  run: LmRun,
+  setup: LmSetup,
+  s: LmState,
+): Promise<{ variables: Record<string, tf.Variable>; losses: number[] }> {
+  const { ckptDir, metricsPath, checkpointEvery, evalEvery } = run;
+  const { vocab, config, shapes, opt, corpusPath } = setup;
+  const { params } = s;
   // Variable names are global in tfjs: make them unique per run.
   const tag = `lm${++runCounter}`;
   const variables: Record<string, tf.Variable> = {};
@@ -408,61 +451,44 @@ async function trainLmInFolder(
     shuffleBuffer: o.shuffleBuffer,
     seed: o.seed,
     loop: true,
-    resume: dataState as never,
+    resume: s.dataState as never,
   });
   const evalItems = greaterThanDataset({ n: 97, nouns: HELDOUT_NOUNS, seed: 7 });
   const evalItemsGoodfire = greaterThanDataset({ n: 97, nouns: HELDOUT_NOUNS, seed: 7, template: "goodfire" });
 
-  const firstStep = step;
   const losses: number[] = [];
-  const progress = createProgress({ label: "train", total: o.steps, start: step, unit: "steps", quiet: options.quiet });
-  const stopAt = options.stopAfter !== undefined ? Math.min(o.steps, step + options.stopAfter) : o.steps;
+  const progress = createProgress({
+    label: "train",
+    total: o.steps,
+    start: s.step,
+    unit: "steps",
+    quiet: options.quiet,
+  });
+  const stopAt = options.stopAfter !== undefined ? Math.min(o.steps, s.step + options.stopAfter) : o.steps;
   let sinceCkpt = 0;
   let t0 = Date.now();
   const writeCkpt = () => {
-    seconds += (Date.now() - t0) / 1000;
+    s.seconds += (Date.now() - t0) / 1000;
     t0 = Date.now();
     saveCheckpoint(ckptDir, params, shapes, opt, {
       version: 1,
-      step,
+      step: s.step,
       adamT: opt.t,
       options: o,
       vocab: Array.from(vocab.gpt2Ids),
       data: stream.state(),
-      seconds,
-      tokens,
+      seconds: s.seconds,
+      tokens: s.tokens,
     });
     sinceCkpt = 0;
   };
 
   try {
-    while (step < stopAt) {
+    while (s.step < stopAt) {
       const batch = await stream.nextBatch(o.batchSize);
-      const T = o.nCtx;
-      const inputs: number[][] = [];
-      const targets = new Int32Array(o.batchSize * T);
-      // Seeded by the step, so a resumed run masks the same words.
-      const unkRng = new Rng((o.seed + 1) * 0x9e3779b1 + step);
-      batch.forEach((ctx, b) => {
-        const rows = vocab.toModel(maskWordsWithUnk(Int32Array.from(ctx), o.unkRate, unkRng));
-        inputs.push(Array.from(rows.subarray(0, T)));
-        targets.set(rows.subarray(1, T + 1), b * T);
-      });
-      const lr = learningRate(step, o.steps, o.lr, o.warmupSteps, o.minLrRatio);
-      const grads = new Map<string, Float32Array>();
-      const loss = tf.tidy(() => {
-        const { value, grads: g } = tf.variableGrads(() => {
-          const { logits } = model.run(inputs);
-          return crossEntropy(logits!.reshape([o.batchSize * T, config.vocabSize]), targets);
-        });
-        for (const [name, v] of Object.entries(variables)) {
-          const gt = g[v.name];
-          if (!gt) throw new Error(`no gradient for ${name}`);
-          grads.set(name, (gt.dataSync() as Float32Array).slice());
-        }
-        return value.dataSync()[0] as number;
-      });
-      if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step + 1}; lower --lr`);
+      const lr = learningRate(s.step, o.steps, o.lr, o.warmupSteps, o.minLrRatio);
+      const { loss, grads } = batchGradients(o, setup, model, variables, batch, s.step);
+      if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${s.step + 1}; lower --lr`);
       const gradNorm = clipGradients(grads, o.clip);
       opt.step(params, grads, lr);
       for (const [name, v] of Object.entries(variables)) {
@@ -470,12 +496,16 @@ async function trainLmInFolder(
         v.assign(t);
         t.dispose();
       }
-      step++;
+      s.step++;
       sinceCkpt++;
-      tokens += o.batchSize * T;
+      s.tokens += o.batchSize * o.nCtx;
       losses.push(loss);
-      const sec = seconds + (Date.now() - t0) / 1000;
-      appendFileSync(metricsPath, `${JSON.stringify({ step, loss, lr, gradNorm, tokens, sec: +sec.toFixed(2) })}\n`);
+      const step = s.step;
+      const sec = s.seconds + (Date.now() - t0) / 1000;
+      appendFileSync(
+        metricsPath,
+        `${JSON.stringify({ step, loss, lr, gradNorm, tokens: s.tokens, sec: +sec.toFixed(2) })}\n`,
+      );
       if (evalEvery > 0 && step % evalEvery === 0 && step < o.steps) {
         const ev = greaterThanEval(model, evalItems);
         const evG = greaterThanEval(model, evalItemsGoodfire);
@@ -495,7 +525,63 @@ async function trainLmInFolder(
   } finally {
     progress.stop();
   }
+  return { variables, losses };
+}
 
+/**
+ * Loss and gradients of one batch of contexts (nCtx + 1 tokens each): words masked with `<unk>` by a
+ * generator seeded with the step (a resumed run masks the same words), mapped to the compact
+ * vocabulary, next-token cross-entropy.
+ */
+function batchGradients(
+  o: LmOptions,
+  setup: LmSetup,
+  model: GPT2,
+  variables: Record<string, tf.Variable>,
+  batch: Int32Array[],
+  step: number,
+): { loss: number; grads: Map<string, Float32Array> } {
+  const T = o.nCtx;
+  const inputs: number[][] = [];
+  const targets = new Int32Array(o.batchSize * T);
+  const unkRng = new Rng((o.seed + 1) * 0x9e3779b1 + step);
+  batch.forEach((ctx, b) => {
+    const rows = setup.vocab.toModel(maskWordsWithUnk(Int32Array.from(ctx), o.unkRate, unkRng));
+    inputs.push(Array.from(rows.subarray(0, T)));
+    targets.set(rows.subarray(1, T + 1), b * T);
+  });
+  const grads = new Map<string, Float32Array>();
+  const loss = tf.tidy(() => {
+    const { value, grads: g } = tf.variableGrads(() => {
+      const { logits } = model.run(inputs);
+      return crossEntropy(logits!.reshape([o.batchSize * T, setup.config.vocabSize]), targets);
+    });
+    for (const [name, v] of Object.entries(variables)) {
+      const gt = g[v.name];
+      if (!gt) throw new Error(`no gradient for ${name}`);
+      grads.set(name, (gt.dataSync() as Float32Array).slice());
+    }
+    return value.dataSync()[0] as number;
+  });
+  return { loss, grads };
+}
+
+/**
+ * The result; once all steps are done (and unless `skipFinal`), the exported HF folder, evaluated
+ * after its storage rounding on held-out and training nouns with both templates, and summary.json.
+ */
+async function finishRun(
+  options: TrainLmOptions,
+  o: LmOptions,
+  run: LmRun,
+  setup: LmSetup,
+  s: LmState,
+  trained: { variables: Record<string, tf.Variable>; losses: number[]; firstStep: number; nParams: number },
+): Promise<TrainLmResult> {
+  const { out, metricsPath, log } = run;
+  const { config, vocab } = setup;
+  const { variables } = trained;
+  const { step, seconds, tokens } = s;
   const allLosses = readFileSync(metricsPath, "utf8")
     .split("\n")
     .filter(Boolean)
@@ -508,8 +594,8 @@ async function trainLmInFolder(
     out,
     modelDir: null,
     step,
-    losses,
-    firstStep,
+    losses: trained.losses,
+    firstStep: trained.firstStep,
     finalLoss,
     seconds,
     config,
@@ -523,24 +609,7 @@ async function trainLmInFolder(
     return result;
   }
 
-  // Export the HF folder, then evaluate the exported file (after F16 rounding) on held-out nouns.
-  const modelDir = join(out, "model");
-  saveModel(modelDir, config, variables, vocab.gpt2Ids, {
-    dtype: options.dtype ?? "F16",
-    metadata: { atlas: "demo-lm", seed: String(o.seed), steps: String(o.steps) },
-  });
-  tf.dispose(Object.values(variables));
-  const saved = await loadModel(modelDir);
-  const gt = (nouns: readonly string[], template: GreaterThanTemplate) => {
-    const { probs: _p, ...r } = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns, seed: 1234, template }));
-    return r;
-  };
-  const ev = gt(HELDOUT_NOUNS, "hanna");
-  const evTrain = gt(TRAIN_NOUNS, "hanna");
-  const evG = gt(HELDOUT_NOUNS, "goodfire");
-  const evGTrain = gt(TRAIN_NOUNS, "goodfire");
-  const war = warPromptEval(saved);
-  saved.dispose();
+  const { modelDir, ev, evTrain, evG, evGTrain, war } = await exportAndEvaluate(options, o, out, setup, variables);
   result.modelDir = modelDir;
   result.eval = ev;
   result.evalGoodfire = evG;
@@ -552,7 +621,7 @@ async function trainLmInFolder(
     tokens,
     seconds: +seconds.toFixed(1),
     finalLoss,
-    parameters: nParams,
+    parameters: trained.nParams,
     vocabSize: vocab.size,
     heldoutNouns: ev,
     trainNouns: evTrain,
@@ -568,4 +637,40 @@ async function trainLmInFolder(
       `${war.pGreater.toFixed(3)} of ${war.yearMass.toFixed(3)} → ${modelDir}`,
   );
   return result;
+}
+
+/**
+ * Exports the HF folder (disposing the training variables), then evaluates the exported file (after
+ * its storage rounding) on 490 held-out- and training-noun prompts of both templates and on the war prompt.
+ */
+async function exportAndEvaluate(
+  options: TrainLmOptions,
+  o: LmOptions,
+  out: string,
+  setup: LmSetup,
+  variables: Record<string, tf.Variable>,
+) {
+  const modelDir = join(out, "model");
+  saveModel(modelDir, setup.config, variables, setup.vocab.gpt2Ids, {
+    dtype: options.dtype ?? "F16",
+    metadata: { atlas: "demo-lm", seed: String(o.seed), steps: String(o.steps) },
+  });
+  tf.dispose(Object.values(variables));
+  const saved = await loadModel(modelDir);
+  try {
+    const gt = (nouns: readonly string[], template: GreaterThanTemplate) => {
+      const { probs: _p, ...r } = greaterThanEval(saved, greaterThanDataset({ n: 490, nouns, seed: 1234, template }));
+      return r;
+    };
+    return {
+      modelDir,
+      ev: gt(HELDOUT_NOUNS, "hanna"),
+      evTrain: gt(TRAIN_NOUNS, "hanna"),
+      evG: gt(HELDOUT_NOUNS, "goodfire"),
+      evGTrain: gt(TRAIN_NOUNS, "goodfire"),
+      war: warPromptEval(saved),
+    };
+  } finally {
+    saved.dispose();
+  }
 }

@@ -18,7 +18,7 @@ import { attribute, buildContext, type CltLike, featureLogitEffects } from "../a
 import { graphScores, nodeInfluence } from "../graph/index.ts";
 import type { GPT2 } from "../model/index.ts";
 import { replacementHooks } from "../transcoder/index.ts";
-import { type GreaterThanPrompt, greaterThanDataset, sampleBalanced } from "./dataset.ts";
+import { type GreaterThanDataset, type GreaterThanPrompt, greaterThanDataset, sampleBalanced } from "./dataset.ts";
 import { classifyFeature, featureDescriptors } from "./descriptors.ts";
 import {
   emptyHeatmap,
@@ -132,9 +132,23 @@ async function yearProbs(
 
 export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<GreaterThanStudyResult> {
   const log = o.onProgress ?? (() => {});
-  const { model, clt } = o;
   const seed = o.seed ?? 0;
-  // Dataset restricted to prompts the model's vocabulary can encode.
+  const { ds, yearIds } = studyDataset(o);
+  log(`${ds.prompts.length} prompts (${ds.nouns.length} nouns, centuries ${[...ds.validYears.keys()].join(",")})`);
+  const task = await taskMetrics(o, ds, yearIds, seed);
+  log(
+    `original PD ${task.original.probabilityDifference.toFixed(3)}, sharpness ${task.original.cutoffSharpness.toFixed(3)}; ` +
+      `replacement PD ${task.replacement.probabilityDifference.toFixed(3)}, sharpness ${task.replacement.cutoffSharpness.toFixed(3)}`,
+  );
+  const ranking = await rankFeatures(o, ds, seed + 1, log);
+  log(`${ranking.activeFeatures} features active at the final position; studying the top ${ranking.ranked.length}`);
+  const heat = await heatmapSums(o, ds, ranking.ranked, yearIds, seed + 2, log);
+  return writeStudyFiles(o, ds, task, ranking, heat);
+}
+
+/** The dataset, restricted to the prompts the model's vocabulary can encode, and the model ids of "00".."99". */
+function studyDataset(o: GreaterThanStudyOptions): { ds: GreaterThanDataset; yearIds: number[] } {
+  const { model } = o;
   const inVocab = (ids: number[]) => {
     try {
       model.toModelIds(ids);
@@ -150,27 +164,65 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
   const prompts = ds0.prompts.filter((p) => inVocab(p.tokens));
   if (prompts.length === 0) throw new Error("no greater-than prompt fits the model's vocabulary");
   const ds = { ...ds0, prompts };
-  const yearIds = model.toModelIds(ds.yearTokenIds);
-  log(`${prompts.length} prompts (${ds.nouns.length} nouns, centuries ${[...ds.validYears.keys()].join(",")})`);
+  return { ds, yearIds: model.toModelIds(ds.yearTokenIds) };
+}
 
-  // 1. Task metrics.
-  const metricSet = sampleBalanced(ds, o.metricPrompts ?? 490, seed);
-  const orig = await yearProbs(model, null, metricSet, yearIds);
-  const repl = await yearProbs(model, clt, metricSet, yearIds);
-  const mOrig = greaterThanMetrics(metricSet.map((p, i) => ({ yy: p.yy, p100: orig[i]! })));
-  const mRepl = greaterThanMetrics(metricSet.map((p, i) => ({ yy: p.yy, p100: repl[i]! })));
-  log(
-    `original PD ${mOrig.probabilityDifference.toFixed(3)}, sharpness ${mOrig.cutoffSharpness.toFixed(3)}; ` +
-      `replacement PD ${mRepl.probabilityDifference.toFixed(3)}, sharpness ${mRepl.cutoffSharpness.toFixed(3)}`,
-  );
+interface TaskMetrics {
+  prompts: GreaterThanPrompt[];
+  original: GreaterThanMetrics;
+  replacement: GreaterThanMetrics;
+}
 
-  // 2. Feature ranking by influence at the final position over many graphs.
-  const graphSet = sampleBalanced(ds, o.graphPrompts ?? 40, seed + 1);
+/** 1. PD, sharpness and the YY×ZZ heatmap of the original and the replacement model on a balanced sample. */
+async function taskMetrics(
+  o: GreaterThanStudyOptions,
+  ds: GreaterThanDataset,
+  yearIds: number[],
+  seed: number,
+): Promise<TaskMetrics> {
+  const prompts = sampleBalanced(ds, o.metricPrompts ?? 490, seed);
+  const orig = await yearProbs(o.model, null, prompts, yearIds);
+  const repl = await yearProbs(o.model, o.clt, prompts, yearIds);
+  return {
+    prompts,
+    original: greaterThanMetrics(prompts.map((p, i) => ({ yy: p.yy, p100: orig[i]! }))),
+    replacement: greaterThanMetrics(prompts.map((p, i) => ({ yy: p.yy, p100: repl[i]! }))),
+  };
+}
+
+interface RankedFeature {
+  featureId: string;
+  layer: number;
+  featureIndex: number;
+  /** Node influence at the final position, averaged over the graphs. */
+  influence: number;
+  /** Graphs in which the feature is active at the final position. */
+  graphs: number;
+}
+
+interface FeatureRanking {
+  nGraphs: number;
+  meanReplacementScore: number;
+  meanCompletenessScore: number;
+  /** Features active at the final position in some graph. */
+  activeFeatures: number;
+  /** The top N by influence. */
+  ranked: RankedFeature[];
+}
+
+/** 2. Attribution graphs of a balanced sample; features ranked by their influence at the final position. */
+async function rankFeatures(
+  o: GreaterThanStudyOptions,
+  ds: GreaterThanDataset,
+  seed: number,
+  log: (message: string) => void,
+): Promise<FeatureRanking> {
+  const graphSet = sampleBalanced(ds, o.graphPrompts ?? 40, seed);
   const agg = new Map<string, { layer: number; featureIndex: number; influence: number; graphs: number }>();
   let sumRepl = 0;
   let sumCompl = 0;
   for (const [gi, p] of graphSet.entries()) {
-    const r = await attribute(model, clt, p.tokens, {
+    const r = await attribute(o.model, o.clt, p.tokens, {
       maxFeatureNodes: o.maxFeatureNodes ?? 7500,
       batchSize: o.batchSize ?? 64,
       checkAdditivity: false,
@@ -194,13 +246,40 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
     .map(([featureId, e]) => ({ featureId, ...e, influence: e.influence / graphSet.length }))
     .sort((a, b) => b.influence - a.influence)
     .slice(0, o.topN ?? 160);
-  log(`${agg.size} features active at the final position; studying the top ${ranked.length}`);
+  return {
+    nGraphs: graphSet.length,
+    meanReplacementScore: sumRepl / graphSet.length,
+    meanCompletenessScore: sumCompl / graphSet.length,
+    activeFeatures: agg.size,
+    ranked,
+  };
+}
 
-  // 3. Heatmaps of the top features' direct effect on logit ZZ.
-  const rand = new Rng(seed + 2).uniform;
+interface HeatmapSums {
+  nPrompts: number;
+  perYY: number;
+  /** Per ranked feature: Σ over prompts of its direct effect on logit ZZ, [YY·100 + ZZ]. */
+  sums: Float64Array[];
+  /** Per ranked feature: Σ of its activation at the final position, per YY. */
+  actSums: Float64Array[];
+  /** Prompts per YY. */
+  counts: Int32Array;
+}
+
+/** 3. The ranked features' direct effects on logit ZZ and activations, summed over `perYY` random prompts of each YY. */
+async function heatmapSums(
+  o: GreaterThanStudyOptions,
+  ds: GreaterThanDataset,
+  ranked: RankedFeature[],
+  yearIds: number[],
+  seed: number,
+  log: (message: string) => void,
+): Promise<HeatmapSums> {
+  const { model, clt } = o;
+  const rand = new Rng(seed).uniform;
   const perYY = o.heatmapPromptsPerYY ?? 6;
   const byYY = new Map<number, GreaterThanPrompt[]>();
-  for (const p of prompts) byYY.set(p.yy, [...(byYY.get(p.yy) ?? []), p]);
+  for (const p of ds.prompts) byYY.set(p.yy, [...(byYY.get(p.yy) ?? []), p]);
   const heatSet: GreaterThanPrompt[] = [];
   for (const [, list] of [...byYY.entries()].sort((a, b) => a[0] - b[0])) {
     const pool = [...list];
@@ -223,8 +302,54 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
     });
     if ((hi + 1) % 50 === 0 || hi + 1 === heatSet.length) log(`heatmap prompts: ${hi + 1}/${heatSet.length}`);
   }
+  return { nPrompts: heatSet.length, perYY, sums, actSums, counts };
+}
 
-  // 4. Descriptors, images, JSON, report.
+/** The k-th ranked feature's mean heatmap and activation profile per YY, descriptors, types and images. */
+function studyFeature(
+  f: RankedFeature,
+  k: number,
+  heat: HeatmapSums,
+  svg: boolean,
+  writeImage: (rel: string, data: string | Uint8Array) => void,
+): StudyFeature {
+  const { sums, actSums, counts } = heat;
+  const h = emptyHeatmap();
+  const act = new Float64Array(100);
+  for (let y = 0; y < 100; y++) {
+    h.counts[y] = counts[y]!;
+    if (counts[y]! === 0) continue;
+    act[y] = actSums[k]![y]! / counts[y]!;
+    for (let z = 0; z < 100; z++) h.values[y * 100 + z] = sums[k]![y * 100 + z]! / counts[y]!;
+  }
+  const descriptors = featureDescriptors(h, act);
+  const types = classifyFeature(descriptors);
+  const image = `features/${f.featureId}.png`;
+  const opts = { title: `feature ${f.featureId}: effect on logit ZZ`, xLabel: "ZZ", yLabel: "YY", signed: true };
+  writeImage(image, renderHeatmapPng(h, opts));
+  if (svg) writeImage(`features/${f.featureId}.svg`, renderHeatmapSvg(h, opts));
+  return {
+    featureId: f.featureId,
+    layer: f.layer,
+    featureIndex: f.featureIndex,
+    influence: f.influence,
+    graphsActive: f.graphs,
+    types,
+    descriptors,
+    image,
+    heatmap: heatmapJson(h),
+    activationProfile: Array.from(act, (v, y) => (counts[y]! > 0 ? round(v) : null)),
+  };
+}
+
+/** 4. Images of both models' heatmaps and of every studied feature, the JSON and the report. */
+function writeStudyFiles(
+  o: GreaterThanStudyOptions,
+  ds: GreaterThanDataset,
+  task: TaskMetrics,
+  ranking: FeatureRanking,
+  heat: HeatmapSums,
+): GreaterThanStudyResult {
   mkdirSync(join(o.outDir, "features"), { recursive: true });
   const images: string[] = [];
   const writeImage = (rel: string, data: string | Uint8Array) => {
@@ -232,8 +357,8 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
     images.push(rel);
   };
   for (const [name, m] of [
-    ["original", mOrig],
-    ["replacement", mRepl],
+    ["original", task.original],
+    ["replacement", task.replacement],
   ] as const) {
     const opts = {
       title: `${name} model p(ZZ | YY)`,
@@ -244,34 +369,7 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
     writeImage(`${name}.png`, renderHeatmapPng(m.heatmap, opts));
     writeImage(`${name}.svg`, renderHeatmapSvg(m.heatmap, opts));
   }
-  const features: StudyFeature[] = ranked.map((f, k) => {
-    const h = emptyHeatmap();
-    const act = new Float64Array(100);
-    for (let y = 0; y < 100; y++) {
-      h.counts[y] = counts[y]!;
-      if (counts[y]! === 0) continue;
-      act[y] = actSums[k]![y]! / counts[y]!;
-      for (let z = 0; z < 100; z++) h.values[y * 100 + z] = sums[k]![y * 100 + z]! / counts[y]!;
-    }
-    const descriptors = featureDescriptors(h, act);
-    const types = classifyFeature(descriptors);
-    const image = `features/${f.featureId}.png`;
-    const opts = { title: `feature ${f.featureId}: effect on logit ZZ`, xLabel: "ZZ", yLabel: "YY", signed: true };
-    writeImage(image, renderHeatmapPng(h, opts));
-    if (k < (o.svgFeatures ?? 16)) writeImage(`features/${f.featureId}.svg`, renderHeatmapSvg(h, opts));
-    return {
-      featureId: f.featureId,
-      layer: f.layer,
-      featureIndex: f.featureIndex,
-      influence: f.influence,
-      graphsActive: f.graphs,
-      types,
-      descriptors,
-      image,
-      heatmap: heatmapJson(h),
-      activationProfile: Array.from(act, (v, y) => (counts[y]! > 0 ? round(v) : null)),
-    };
-  });
+  const features = ranking.ranked.map((f, k) => studyFeature(f, k, heat, k < (o.svgFeatures ?? 16), writeImage));
   const verdict = goodfireVerdict(features);
   const jsonPath = join(o.outDir, "greater-than.json");
   const reportPath = join(o.outDir, "report.md");
@@ -281,14 +379,14 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
     dataset: {
       nouns: ds.nouns,
       centuries: [...ds.validYears.keys()],
-      prompts: prompts.length,
+      prompts: ds.prompts.length,
       droppedNouns: ds.droppedNouns,
     },
-    metrics: { original: metricsJson(mOrig), replacement: metricsJson(mRepl) },
+    metrics: { original: metricsJson(task.original), replacement: metricsJson(task.replacement) },
     graphs: {
-      n: graphSet.length,
-      meanReplacementScore: sumRepl / graphSet.length,
-      meanCompletenessScore: sumCompl / graphSet.length,
+      n: ranking.nGraphs,
+      meanReplacementScore: ranking.meanReplacementScore,
+      meanCompletenessScore: ranking.meanCompletenessScore,
     },
     features,
     verdict,
@@ -301,10 +399,10 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
       title: "Greater-than study",
       model: o.modelName,
       clt: o.cltName,
-      nPrompts: metricSet.length,
-      nGraphs: graphSet.length,
-      original: mOrig,
-      replacement: mRepl,
+      nPrompts: task.prompts.length,
+      nGraphs: ranking.nGraphs,
+      original: task.original,
+      replacement: task.replacement,
       images: { original: "original.png", replacement: "replacement.png" },
       graphScores: {
         replacement: result.graphs.meanReplacementScore,
@@ -312,8 +410,8 @@ export async function greaterThanStudy(o: GreaterThanStudyOptions): Promise<Grea
       },
       features,
       notes: [
-        `Feature heatmaps: direct effect of the feature on logit ZZ at the final position (graph edge through frozen attention and ln_final), mean over ${heatSet.length} prompts (${perYY} per YY), 0 where inactive.`,
-        `Features ranked by node influence at the final position, averaged over ${graphSet.length} attribution graphs.`,
+        `Feature heatmaps: direct effect of the feature on logit ZZ at the final position (graph edge through frozen attention and ln_final), mean over ${heat.nPrompts} prompts (${heat.perYY} per YY), 0 where inactive.`,
+        `Features ranked by node influence at the final position, averaged over ${ranking.nGraphs} attribution graphs.`,
         "Replacement model: MLP outputs at positions ≥ 1 replaced by the CLT reconstruction (no error terms), attention live.",
       ],
     }),

@@ -8,10 +8,10 @@ import { z } from "zod";
 import { corpusId, openCorpus } from "../data/sources.ts";
 import { modelId } from "../model/load.ts";
 import { readSafetensors, type SafetensorsFile, type TensorToWrite, writeSafetensors } from "../safetensors/index.ts";
+import { FEATURE_INPUT_HOOK, FEATURE_OUTPUT_HOOK } from "./hooks.ts";
 import type { CltShape, CltWeights } from "./params.ts";
 
-export const FEATURE_INPUT_HOOK = "hook_resid_mid";
-export const FEATURE_OUTPUT_HOOK = "hook_mlp_out";
+export { FEATURE_INPUT_HOOK, FEATURE_OUTPUT_HOOK };
 export const WEIGHTS_FILE = "clt.safetensors";
 export const RUN_CONFIG_FILE = "config.json";
 

@@ -270,45 +270,127 @@ export async function trainClt(opts: TrainCltOptions): Promise<TrainCltResult> {
   );
 }
 
-async function trainInFolder(
-  opts: TrainCltOptions,
-  cfg: CltTrainConfig,
-  run: {
-    runDir: string;
-    ckDir: string;
-    metricsPath: string;
-    source: ActivationSource;
-    shape: CltShape;
-    totalSteps: number;
-  },
-): Promise<TrainCltResult> {
-  const { runDir, ckDir, metricsPath, source, shape, totalSteps } = run;
-  const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  const B = cfg.batchTokens;
-  let resumed: ReturnType<typeof loadCheckpoint> | null = null;
-  if (opts.resume) {
-    resumed = loadCheckpoint(runDir);
-    const saved = resumed.st.config as Record<string, unknown>;
-    for (const [k, v] of Object.entries(cfg)) {
-      if (RESUME_FREE.has(k)) continue;
-      if (JSON.stringify(saved[k]) !== JSON.stringify(v)) {
-        throw new Error(
-          `cannot resume: option ${k} is ${JSON.stringify(v)} but the run was started with ${JSON.stringify(saved[k])}`,
-        );
-      }
+interface TrainRun {
+  runDir: string;
+  ckDir: string;
+  metricsPath: string;
+  source: ActivationSource;
+  shape: CltShape;
+  totalSteps: number;
+}
+
+/** Metric sums since the last metrics line, so a line reports the mean over its interval. */
+class MetricSums {
+  n = 0;
+  loss = 0;
+  mse = 0;
+  sp = 0;
+  pre = 0;
+  readonly sse: Float64Array;
+  readonly sst: Float64Array;
+  readonly act: Float64Array;
+
+  constructor(nLayers: number) {
+    this.sse = new Float64Array(nLayers);
+    this.sst = new Float64Array(nLayers);
+    this.act = new Float64Array(nLayers);
+  }
+
+  add(st: StepStats): void {
+    this.n++;
+    this.loss += st.loss;
+    this.mse += st.mse;
+    this.sp += st.sparsity;
+    this.pre += st.preAct;
+    for (let l = 0; l < this.sse.length; l++) {
+      this.sse[l]! += st.sse[l]!;
+      this.sst[l]! += st.sst[l]!;
+      this.act[l]! += st.active[l]!;
     }
   }
 
-  if (resumed && JSON.stringify(resumed.st.shape) !== JSON.stringify(shape)) {
-    throw new Error(`cannot resume: checkpoint shape ${JSON.stringify(resumed.st.shape)} ≠ ${JSON.stringify(shape)}`);
+  reset(): void {
+    this.n = 0;
+    this.loss = this.mse = this.sp = this.pre = 0;
+    this.sse.fill(0);
+    this.sst.fill(0);
+    this.act.fill(0);
   }
-  mkdirSync(runDir, { recursive: true });
 
+  saved(): CheckpointState["acc"] {
+    const { n, loss, mse, sp, pre } = this;
+    return { n, loss, mse, sp, pre, sse: Array.from(this.sse), sst: Array.from(this.sst), act: Array.from(this.act) };
+  }
+
+  restore(a: CheckpointState["acc"]): void {
+    Object.assign(this, { n: a.n, loss: a.loss, mse: a.mse, sp: a.sp, pre: a.pre });
+    this.sse.set(a.sse);
+    this.sst.set(a.sst);
+    this.act.set(a.act);
+  }
+}
+
+/** Everything the steps change: restored from a checkpoint, or initialised from a sample of activations. */
+interface TrainState {
+  buffer: ActivationBuffer;
+  params: CltParams;
+  norm: Normalization;
+  adam: Adam;
+  /** Per-layer EMA of each feature's firing rate (dead-feature statistics). */
+  ema: Float32Array[];
+  sums: MetricSums;
+  step: number;
+  /** Training seconds of earlier invocations of this run. */
+  elapsedBefore: number;
+}
+
+async function trainInFolder(opts: TrainCltOptions, cfg: CltTrainConfig, run: TrainRun): Promise<TrainCltResult> {
+  const s = await initOrResume(opts, cfg, run);
+  await writeRunConfig(run.runDir, {
+    kind: "clt",
+    version: 1,
+    model: opts.source ? null : resolve(cfg.model),
+    modelName: opts.modelName ?? null,
+    shape: run.shape,
+    featureInputHook: FEATURE_INPUT_HOOK,
+    featureOutputHook: FEATURE_OUTPUT_HOOK,
+    train: { ...cfg, model: opts.source ? cfg.model : resolve(cfg.model) },
+  });
+  const engine: TrainStep =
+    cfg.engine === "fused"
+      ? new FusedStep(run.shape, cfg.batchTokens, { path: cfg.fusedPath })
+      : new TfStep(run.shape, cfg.batchTokens);
+  const t0 = performance.now();
+  const elapsed = () => s.elapsedBefore + (performance.now() - t0) / 1000;
+  const checkpoint = () => saveCheckpoint(run.runDir, checkpointState(cfg, run, s, elapsed()), s.params, s.adam, s.ema);
+  const { stepsThisRun, last, interrupted } = await runSteps(opts, cfg, run, s, engine, { t0, elapsed, checkpoint });
+
+  // Finalisation: the last checkpoint (none when a kill is simulated) and, once done, the folded weights.
+  if (s.step > 0 && (s.step === run.totalSteps || opts.checkpointOnExit !== false)) checkpoint();
+  if (s.step === run.totalSteps) saveWeights(join(run.runDir, WEIGHTS_FILE), foldParams(s.params, s.norm));
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    runDir: run.runDir,
+    steps: s.step,
+    totalSteps: run.totalSteps,
+    tokens: s.step * cfg.batchTokens,
+    seconds,
+    tokensPerSecond: (stepsThisRun * cfg.batchTokens) / seconds,
+    last,
+    interrupted,
+  };
+}
+
+/**
+ * The state at the first step of this invocation: from the checkpoint (same options and shape
+ * required; metric lines written after it by an interrupted process dropped), or params initialised
+ * from a normalized sample of the activation source (metrics file started afresh).
+ */
+async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: TrainRun): Promise<TrainState> {
+  const { runDir, metricsPath, source, shape } = run;
+  const resumed = opts.resume ? loadCompatibleCheckpoint(runDir, cfg, shape) : null;
+  mkdirSync(runDir, { recursive: true });
   const buffer = new ActivationBuffer(source, cfg.bufferTokens, cfg.seed);
-  let params: CltParams;
-  let norm: Normalization;
-  let step = 0;
-  let elapsedBefore = 0;
   const adam = new Adam(
     paramList(allocParams(shape)).map(([, a]) => a.length),
     cfg.beta1,
@@ -316,216 +398,221 @@ async function trainInFolder(
     cfg.adamEps,
     cfg.weightDecay,
   );
-  let ema: Float32Array[];
+  const sums = new MetricSums(shape.nLayers);
   if (resumed) {
-    params = resumed.params;
-    norm = { sIn: Float64Array.from(resumed.st.norm.sIn), sOut: Float64Array.from(resumed.st.norm.sOut) };
     for (const [k, m] of resumed.m.entries()) adam.m[k]!.set(m);
     for (const [k, v] of resumed.v.entries()) adam.v[k]!.set(v);
     adam.t = resumed.st.adamT;
-    ema = resumed.ema;
-    step = resumed.st.step;
-    elapsedBefore = resumed.st.elapsedSeconds;
     await buffer.restore(resumed.st.buffer);
-    // drop metric lines written after the checkpoint by the interrupted process
     if (existsSync(metricsPath) && statSync(metricsPath).size > resumed.st.metricsBytes) {
       truncateSync(metricsPath, resumed.st.metricsBytes);
     }
-  } else {
-    const sample = await buffer.peek(Math.min(cfg.initTokens, cfg.bufferTokens));
-    if (sample.n === 0) throw new Error("the activation source produced no tokens");
-    norm = estimateNormalization(shape, sample.x, sample.y, sample.n);
-    const scale = (a: Float32Array, s: Float64Array) => {
-      for (let t = 0; t < sample.n; t++)
-        for (let q = 0; q < L * d; q++) a[t * L * d + q] = a[t * L * d + q]! * s[Math.floor(q / d)]!;
+    sums.restore(resumed.st.acc);
+    return {
+      buffer,
+      params: resumed.params,
+      norm: { sIn: Float64Array.from(resumed.st.norm.sIn), sOut: Float64Array.from(resumed.st.norm.sOut) },
+      adam,
+      ema: resumed.ema,
+      sums,
+      step: resumed.st.step,
+      elapsedBefore: resumed.st.elapsedSeconds,
     };
-    scale(sample.x, norm.sIn);
-    scale(sample.y, norm.sOut);
-    params = initParams(shape, sample.x, sample.y, sample.n, {
-      seed: cfg.seed,
-      thresholdInit: cfg.thresholdInit,
-      initFiringRate: cfg.initFiringRate,
-      decoderInitNorm: cfg.decoderInitNorm,
-    });
-    ema = Array.from({ length: L }, () => new Float32Array(F).fill(cfg.initFiringRate));
-    rmSync(metricsPath, { force: true });
   }
-  await writeRunConfig(runDir, {
-    kind: "clt",
-    version: 1,
-    model: opts.source ? null : resolve(cfg.model),
-    modelName: opts.modelName ?? null,
-    shape,
-    featureInputHook: FEATURE_INPUT_HOOK,
-    featureOutputHook: FEATURE_OUTPUT_HOOK,
-    train: { ...cfg, model: opts.source ? cfg.model : resolve(cfg.model) },
-  });
+  const { norm, params } = await initFromSample(buffer, cfg, shape);
+  rmSync(metricsPath, { force: true });
+  return {
+    buffer,
+    params,
+    norm,
+    adam,
+    ema: Array.from({ length: shape.nLayers }, () => new Float32Array(shape.nFeatures).fill(cfg.initFiringRate)),
+    sums,
+    step: 0,
+    elapsedBefore: 0,
+  };
+}
 
-  const engine: TrainStep =
-    cfg.engine === "fused" ? new FusedStep(shape, B, { path: cfg.fusedPath }) : new TfStep(shape, B);
+/** The run dir's checkpoint, refused when an option that shapes the run, or the CLT shape, differs. */
+function loadCompatibleCheckpoint(
+  runDir: string,
+  cfg: CltTrainConfig,
+  shape: CltShape,
+): ReturnType<typeof loadCheckpoint> {
+  const resumed = loadCheckpoint(runDir);
+  const saved = resumed.st.config as Record<string, unknown>;
+  for (const [k, v] of Object.entries(cfg)) {
+    if (RESUME_FREE.has(k)) continue;
+    if (JSON.stringify(saved[k]) !== JSON.stringify(v)) {
+      throw new Error(
+        `cannot resume: option ${k} is ${JSON.stringify(v)} but the run was started with ${JSON.stringify(saved[k])}`,
+      );
+    }
+  }
+  if (JSON.stringify(resumed.st.shape) !== JSON.stringify(shape)) {
+    throw new Error(`cannot resume: checkpoint shape ${JSON.stringify(resumed.st.shape)} ≠ ${JSON.stringify(shape)}`);
+  }
+  return resumed;
+}
+
+/** Normalization factors and data-dependent initial parameters from a peeked sample of the buffer. */
+async function initFromSample(
+  buffer: ActivationBuffer,
+  cfg: CltTrainConfig,
+  shape: CltShape,
+): Promise<{ norm: Normalization; params: CltParams }> {
+  const { nLayers: L, dModel: d } = shape;
+  const sample = await buffer.peek(Math.min(cfg.initTokens, cfg.bufferTokens));
+  if (sample.n === 0) throw new Error("the activation source produced no tokens");
+  const norm = estimateNormalization(shape, sample.x, sample.y, sample.n);
+  const scale = (a: Float32Array, s: Float64Array) => {
+    for (let t = 0; t < sample.n; t++)
+      for (let q = 0; q < L * d; q++) a[t * L * d + q] = a[t * L * d + q]! * s[Math.floor(q / d)]!;
+  };
+  scale(sample.x, norm.sIn);
+  scale(sample.y, norm.sOut);
+  const params = initParams(shape, sample.x, sample.y, sample.n, {
+    seed: cfg.seed,
+    thresholdInit: cfg.thresholdInit,
+    initFiringRate: cfg.initFiringRate,
+    decoderInitNorm: cfg.decoderInitNorm,
+  });
+  return { norm, params };
+}
+
+function checkpointState(cfg: CltTrainConfig, run: TrainRun, s: TrainState, elapsedSeconds: number): CheckpointState {
+  return {
+    version: 1,
+    step: s.step,
+    totalSteps: run.totalSteps,
+    shape: run.shape,
+    buffer: s.buffer.state(),
+    norm: { sIn: Array.from(s.norm.sIn), sOut: Array.from(s.norm.sOut) },
+    adamT: s.adam.t,
+    metricsBytes: existsSync(run.metricsPath) ? statSync(run.metricsPath).size : 0,
+    elapsedSeconds,
+    acc: s.sums.saved(),
+    config: cfg,
+  };
+}
+
+/**
+ * The step loop: batch → engine step → divergence check → clipped Adam → firing EMA → metric sums;
+ * a metrics line every `logEvery` steps and a checkpoint every `checkpointEvery`. Returns when the
+ * run is done, `maxStepsThisRun` is reached or `shouldStop` says so.
+ */
+async function runSteps(
+  opts: TrainCltOptions,
+  cfg: CltTrainConfig,
+  run: TrainRun,
+  s: TrainState,
+  engine: TrainStep,
+  clock: { t0: number; elapsed: () => number; checkpoint: () => void },
+): Promise<{ stepsThisRun: number; last: MetricsLine | null; interrupted: boolean }> {
+  const { ckDir, metricsPath, shape, totalSteps } = run;
+  const { nLayers: L, dModel: d, nFeatures: F } = shape;
+  const B = cfg.batchTokens;
   const grads = allocParams(shape);
-  const pl = paramList(params).map(([, a]) => a);
+  const pl = paramList(s.params).map(([, a]) => a);
   const gl = paramList(grads).map(([, a]) => a);
-  const decay = paramList(params).map(([n]) => n.startsWith("W_"));
+  const decay = paramList(s.params).map(([n]) => n.startsWith("W_"));
   const xb = new Float32Array(B * L * d);
   const yb = new Float32Array(B * L * d);
   const alpha = Math.min(1, B / cfg.deadWindowTokens);
-  const t0 = performance.now();
   let stepsThisRun = 0;
   let last: MetricsLine | null = null;
   let interrupted = false;
-  // running sums between log lines so a line reports the mean over its interval
-  const acc = {
-    n: 0,
-    loss: 0,
-    mse: 0,
-    sp: 0,
-    pre: 0,
-    sse: new Float64Array(L),
-    sst: new Float64Array(L),
-    act: new Float64Array(L),
-  };
-  const resetAcc = () => {
-    acc.n = 0;
-    acc.loss = acc.mse = acc.sp = acc.pre = 0;
-    acc.sse.fill(0);
-    acc.sst.fill(0);
-    acc.act.fill(0);
-  };
-  resetAcc();
-  if (resumed) {
-    const a = resumed.st.acc;
-    Object.assign(acc, { n: a.n, loss: a.loss, mse: a.mse, sp: a.sp, pre: a.pre });
-    acc.sse.set(a.sse);
-    acc.sst.set(a.sst);
-    acc.act.set(a.act);
-  }
-  const elapsed = () => elapsedBefore + (performance.now() - t0) / 1000;
-  const metricsBytes = () => (existsSync(metricsPath) ? statSync(metricsPath).size : 0);
-  const checkpoint = () =>
-    saveCheckpoint(
-      runDir,
-      {
-        version: 1,
-        step,
-        totalSteps,
-        shape,
-        buffer: buffer.state(),
-        norm: { sIn: Array.from(norm.sIn), sOut: Array.from(norm.sOut) },
-        adamT: adam.t,
-        metricsBytes: metricsBytes(),
-        elapsedSeconds: elapsed(),
-        acc: { ...acc, sse: Array.from(acc.sse), sst: Array.from(acc.sst), act: Array.from(acc.act) },
-        config: cfg,
-      },
-      params,
-      adam,
-      ema,
-    );
   const progress = createProgress({
     label: "train",
     total: totalSteps,
-    start: step,
+    start: s.step,
     unit: "steps",
     stream: opts.progress ?? null,
   });
-  const bar = () => {
-    if (!last) return;
-    progress.update(
-      step,
-      `loss ${last.loss.toFixed(3)} fvu ${last.fvu.mean.toFixed(3)} L0 ${(last.l0.total / L).toFixed(1)}/layer ` +
-        `dead ${(100 * last.dead_fraction.mean).toFixed(1)}% ${Math.round(last.tokens_per_s)} tok/s`,
-    );
-  };
-
   try {
-    while (step < totalSteps) {
-      if (opts.maxStepsThisRun !== undefined && stepsThisRun >= opts.maxStepsThisRun) {
+    while (s.step < totalSteps) {
+      if ((opts.maxStepsThisRun !== undefined && stepsThisRun >= opts.maxStepsThisRun) || opts.shouldStop?.()) {
         interrupted = true;
         break;
       }
-      if (opts.shouldStop?.()) {
-        interrupted = true;
-        break;
-      }
-      const got = await buffer.next(B, xb, yb, norm.sIn, norm.sOut);
+      const got = await s.buffer.next(B, xb, yb, s.norm.sIn, s.norm.sOut);
       if (got < B) {
         throw new Error(
-          `the activation source ran out after ${step * B + got} tokens, fewer than the requested ${cfg.tokens}`,
+          `the activation source ran out after ${s.step * B + got} tokens, fewer than the requested ${cfg.tokens}`,
         );
       }
-      const lam = lambdaAt(cfg.lambda, step, totalSteps);
-      const lr = lrAt(cfg, step, totalSteps);
+      const lam = lambdaAt(cfg.lambda, s.step, totalSteps);
+      const lr = lrAt(cfg, s.step, totalSteps);
       const coefs: LossCoefs = { lambda: lam, c: cfg.c, lambdaPre: cfg.lambdaPre, bandwidth: cfg.bandwidth };
-      const st: StepStats = engine.run(params, xb, yb, coefs, grads);
+      const st: StepStats = engine.run(s.params, xb, yb, coefs, grads);
       const gnorm = st.gradNorm;
       if (!Number.isFinite(st.loss) || !Number.isFinite(gnorm)) {
         throw new Error(
-          `training diverged at step ${step}: loss ${st.loss}, gradient norm ${gnorm}. ` +
+          `training diverged at step ${s.step}: loss ${st.loss}, gradient norm ${gnorm}. ` +
             `The last good checkpoint in ${ckDir} was kept; lower --lr or --lambda and --resume, or restart.`,
         );
       }
       // clipping is folded into the Adam pass (same float32 values as scaling the gradients first)
-      adam.step(pl, gl, lr, decay, cfg.gradClip > 0 && gnorm > cfg.gradClip ? cfg.gradClip / gnorm : 1);
+      s.adam.step(pl, gl, lr, decay, cfg.gradClip > 0 && gnorm > cfg.gradClip ? cfg.gradClip / gnorm : 1);
       for (let l = 0; l < L; l++) {
-        const e = ema[l]!;
+        const e = s.ema[l]!;
         const f = st.fired[l]!;
         for (let i = 0; i < F; i++) e[i] = (1 - alpha) * e[i]! + (alpha * f[i]!) / B;
       }
-      acc.n++;
-      acc.loss += st.loss;
-      acc.mse += st.mse;
-      acc.sp += st.sparsity;
-      acc.pre += st.preAct;
-      for (let l = 0; l < L; l++) {
-        acc.sse[l]! += st.sse[l]!;
-        acc.sst[l]! += st.sst[l]!;
-        acc.act[l]! += st.active[l]!;
-      }
-      step++;
+      s.sums.add(st);
+      s.step++;
       stepsThisRun++;
-      if (step % cfg.logEvery === 0 || step === totalSteps) {
-        const fvu = Array.from(acc.sse, (s, l) => s / acc.sst[l]!);
-        const l0 = Array.from(acc.act, (a) => a / (acc.n * B));
-        const dead = ema.map((e) => e.reduce((n, v) => n + (v * cfg.deadWindowTokens < 1 ? 1 : 0), 0) / F);
-        const el = elapsed();
-        last = {
-          step,
-          tokens: step * B,
-          loss: acc.loss / acc.n,
-          mse: acc.mse / acc.n,
-          sparsity: acc.sp / acc.n,
-          pre_act: acc.pre / acc.n,
-          fvu: { per_layer: fvu, mean: fvu.reduce((a, b) => a + b, 0) / L },
-          l0: { per_layer: l0, total: l0.reduce((a, b) => a + b, 0) },
-          dead_fraction: { per_layer: dead, mean: dead.reduce((a, b) => a + b, 0) / L },
+      if (s.step % cfg.logEvery === 0 || s.step === totalSteps) {
+        last = metricsLine(cfg, s, L, {
           lambda: lam,
           lr,
           grad_norm: gnorm,
-          elapsed_s: el,
-          tokens_per_s: (stepsThisRun * B) / ((performance.now() - t0) / 1000),
-        };
+          elapsed_s: clock.elapsed(),
+          tokens_per_s: (stepsThisRun * B) / ((performance.now() - clock.t0) / 1000),
+        });
         appendFileSync(metricsPath, `${JSON.stringify(last)}\n`);
-        resetAcc();
-        bar();
+        s.sums.reset();
+        progress.update(
+          s.step,
+          `loss ${last.loss.toFixed(3)} fvu ${last.fvu.mean.toFixed(3)} L0 ${(last.l0.total / L).toFixed(1)}/layer ` +
+            `dead ${(100 * last.dead_fraction.mean).toFixed(1)}% ${Math.round(last.tokens_per_s)} tok/s`,
+        );
       }
-      if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < totalSteps) checkpoint();
+      if (cfg.checkpointEvery > 0 && s.step % cfg.checkpointEvery === 0 && s.step < totalSteps) clock.checkpoint();
     }
-    if (step > 0 && (step === totalSteps || opts.checkpointOnExit !== false)) checkpoint();
-    if (step === totalSteps) saveWeights(join(runDir, WEIGHTS_FILE), foldParams(params, norm));
   } finally {
     progress.stop();
   }
-  const seconds = (performance.now() - t0) / 1000;
+  return { stepsThisRun, last, interrupted };
+}
+
+/** The metrics line of the steps summed in `s.sums` (means over the interval; dead fraction from the EMA). */
+function metricsLine(
+  cfg: CltTrainConfig,
+  s: TrainState,
+  L: number,
+  rest: Pick<MetricsLine, "lambda" | "lr" | "grad_norm" | "elapsed_s" | "tokens_per_s">,
+): MetricsLine {
+  const acc = s.sums;
+  const F = s.ema[0]!.length;
+  const fvu = Array.from(acc.sse, (v, l) => v / acc.sst[l]!);
+  const l0 = Array.from(acc.act, (a) => a / (acc.n * cfg.batchTokens));
+  const dead = s.ema.map((e) => e.reduce((n, v) => n + (v * cfg.deadWindowTokens < 1 ? 1 : 0), 0) / F);
   return {
-    runDir,
-    steps: step,
-    totalSteps,
-    tokens: step * B,
-    seconds,
-    tokensPerSecond: (stepsThisRun * B) / seconds,
-    last,
-    interrupted,
+    step: s.step,
+    tokens: s.step * cfg.batchTokens,
+    loss: acc.loss / acc.n,
+    mse: acc.mse / acc.n,
+    sparsity: acc.sp / acc.n,
+    pre_act: acc.pre / acc.n,
+    fvu: { per_layer: fvu, mean: fvu.reduce((a, b) => a + b, 0) / L },
+    l0: { per_layer: l0, total: l0.reduce((a, b) => a + b, 0) },
+    dead_fraction: { per_layer: dead, mean: dead.reduce((a, b) => a + b, 0) / L },
+    lambda: rest.lambda,
+    lr: rest.lr,
+    grad_norm: rest.grad_norm,
+    elapsed_s: rest.elapsed_s,
+    tokens_per_s: rest.tokens_per_s,
   };
 }
 

@@ -78,6 +78,11 @@ export function register(program: Command): void {
     )
     .option("--schema", "print the build config's JSON schema (pipeline/build.schema.json) and exit")
     .option("--summary <file>", "also write the final summary as JSON here (default: <out>/summary.json)")
+    .option(
+      "--site-url <url>",
+      "list this site URL (and --api-url) in the final summary; npm start passes what it serves next",
+    )
+    .option("--api-url <url>", "the GraphQL URL to list in the final summary")
     .action(async (raw: unknown) => {
       const o = parseOptions(
         z.object({
@@ -89,6 +94,8 @@ export function register(program: Command): void {
           dryRun: z.boolean().optional(),
           summary: z.string().optional(),
           schema: z.boolean().optional(),
+          siteUrl: z.string().url().optional(),
+          apiUrl: z.string().url().optional(),
         }),
         raw,
         "build",
@@ -134,6 +141,10 @@ export function register(program: Command): void {
         writeJsonAtomic(o.summary ?? join(ctx.out, "summary.json"), s);
         return s;
       });
-      process.stdout.write(`${formatSummary(summary)}\n`);
+      const urls = [
+        ...(o.siteUrl ? [`site          ${o.siteUrl}`] : []),
+        ...(o.apiUrl ? [`GraphQL       ${o.apiUrl}`] : []),
+      ];
+      process.stdout.write(`${formatSummary(summary, urls)}\n`);
     });
 }

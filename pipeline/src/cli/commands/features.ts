@@ -1,10 +1,11 @@
 // `atlas features`: per-feature statistics for the dashboards (one streaming pass, resumable).
-import { basename, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { inRunFolder } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import { initBackend } from "../../backend/index.ts";
 import { openCorpus } from "../../data/index.ts";
-import { computeFeatureStats, DEFAULT_STATS_PARAMS } from "../../features/index.ts";
+import { computeFeatureStats, DEFAULT_STATS_PARAMS, FEATURES_DIR } from "../../features/index.ts";
 import { loadModel } from "../../model/index.ts";
 import { CLT } from "../../transcoder/index.ts";
 import { cltModelOptions, parseOptions } from "../options.ts";
@@ -84,22 +85,29 @@ export function register(program: Command): void {
           seed: o.seed,
         }).filter(([, v]) => v !== undefined),
       );
-      const r = await computeFeatureStats({
-        clt,
-        model,
-        corpus,
-        corpusPath: resolve(o.corpus),
-        runDir: o.out ?? o.clt,
-        transcoderId: o.transcoderId ?? basename(resolve(o.clt)),
-        modelDir: resolve(modelDir),
-        tokens: o.tokens,
-        ...(o.nCtx ? { nCtx: o.nCtx } : {}),
-        ...(o.batchContexts ? { batchContexts: o.batchContexts } : {}),
-        params,
-        resume: o.resume ?? false,
-        checkpointEverySec: o.checkpointEvery ?? 60,
-        quiet: o.quiet ?? false,
-      });
+      const runDir = o.out ?? o.clt;
+      // One writer of the statistics at a time; the CLT folder itself stays open to eval and labels.
+      const r = await inRunFolder(
+        join(runDir, FEATURES_DIR),
+        { what: "atlas features", mode: "add", flag: "--clt" },
+        () =>
+          computeFeatureStats({
+            clt,
+            model,
+            corpus,
+            corpusPath: resolve(o.corpus),
+            runDir,
+            transcoderId: o.transcoderId ?? basename(resolve(o.clt)),
+            modelDir: resolve(modelDir),
+            tokens: o.tokens,
+            ...(o.nCtx ? { nCtx: o.nCtx } : {}),
+            ...(o.batchContexts ? { batchContexts: o.batchContexts } : {}),
+            params,
+            resume: o.resume ?? false,
+            checkpointEverySec: o.checkpointEvery ?? 60,
+            quiet: o.quiet ?? false,
+          }),
+      );
       const m = r.manifest!;
       process.stdout.write(
         `${JSON.stringify({ tokensSeen: m.tokensSeen, contexts: m.contexts, live: m.layers.map((e) => e.live), tokensPerSec: Math.round(r.tokensPerSec), stateBytesPerFeature: m.stateBytesPerFeature })}\n`,

@@ -1,6 +1,7 @@
 // `atlas label`: feature labels — offline heuristic or LLM explainer + scorers; Neuronpedia JSONL export/import.
 import { existsSync, readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
+import { inRunFolder } from "@circuit-atlas/util";
 import type { Command } from "commander";
 import { z } from "zod";
 import {
@@ -9,7 +10,7 @@ import {
   labelFeatures,
   StudyFeatureInputSchema,
 } from "../../autointerp/index.ts";
-import { readFeatureManifest } from "../../features/index.ts";
+import { LABELS_DIR, readFeatureManifest } from "../../features/index.ts";
 import { parseOptions } from "../options.ts";
 
 export const DEFAULT_LLM = "gpt-4o-mini";
@@ -90,9 +91,13 @@ export function register(program: Command): void {
         process.stderr.write(`label: exported ${n} explanations to ${o.export}\n`);
         return;
       }
+      // Labeling and importing write labels/: one writer at a time (the CLT folder stays open to others).
+      const own = <T>(work: () => Promise<T>) =>
+        inRunFolder(join(o.clt, LABELS_DIR), { what: "atlas label", mode: "add", flag: "--clt" }, work);
       if (o.import) {
         if (!existsSync(o.import)) throw new Error(`label --import: ${o.import} does not exist`);
-        const n = await importNeuronpedia(o.clt, o.import);
+        const file = o.import;
+        const n = await own(() => importNeuronpedia(o.clt, file));
         process.stderr.write(`label: imported ${n} explanations from ${o.import}\n`);
         return;
       }
@@ -117,31 +122,33 @@ export function register(program: Command): void {
         study = r.data.features;
       }
       const model = o.llm ?? (process.env.ATLAS_LLM_MODEL || DEFAULT_LLM);
-      const summary = await labelFeatures({
-        runDir: o.clt,
-        mode,
-        ...(o.features ? { features: o.features } : {}),
-        ...(o.limit !== undefined ? { limit: o.limit } : {}),
-        llm: {
-          model,
-          ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-          ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
-          ...(o.retries !== undefined ? { maxRetries: o.retries } : {}),
-          ...(o.concurrency !== undefined ? { concurrency: o.concurrency * 2 } : {}),
-          ...(o.rpm !== undefined ? { requestsPerMinute: o.rpm } : {}),
+      const summary = await own(() =>
+        labelFeatures({
+          runDir: o.clt,
+          mode,
+          ...(o.features ? { features: o.features } : {}),
+          ...(o.limit !== undefined ? { limit: o.limit } : {}),
+          llm: {
+            model,
+            ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+            ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
+            ...(o.retries !== undefined ? { maxRetries: o.retries } : {}),
+            ...(o.concurrency !== undefined ? { concurrency: o.concurrency * 2 } : {}),
+            ...(o.rpm !== undefined ? { requestsPerMinute: o.rpm } : {}),
+            seed: o.seed,
+          },
+          ...(o.scorer ? { scorerModel: o.scorer } : {}),
           seed: o.seed,
-        },
-        ...(o.scorer ? { scorerModel: o.scorer } : {}),
-        seed: o.seed,
-        relabel: o.relabel ?? false,
-        ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
-        ...(o.maxCost !== undefined ? { maxCostUsd: o.maxCost } : {}),
-        ...(o.priceIn !== undefined ? { priceIn: o.priceIn } : {}),
-        ...(o.priceOut !== undefined ? { priceOut: o.priceOut } : {}),
-        ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
-        ...(study ? { study } : {}),
-        quiet: o.quiet ?? false,
-      });
+          relabel: o.relabel ?? false,
+          ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+          ...(o.maxCost !== undefined ? { maxCostUsd: o.maxCost } : {}),
+          ...(o.priceIn !== undefined ? { priceIn: o.priceIn } : {}),
+          ...(o.priceOut !== undefined ? { priceOut: o.priceOut } : {}),
+          ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+          ...(study ? { study } : {}),
+          quiet: o.quiet ?? false,
+        }),
+      );
       process.stdout.write(`${JSON.stringify({ mode, ...summary })}\n`);
       if (summary.failed > 0)
         process.stderr.write(
