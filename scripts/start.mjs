@@ -33,19 +33,38 @@ run(process.execPath, [
 ]);
 if (!serve) process.exit(0);
 if (!(await webBuild)) process.exit(1);
+// Each server in its own process group, stopped as a group: npm does not pass a signal sent to it
+// alone on to the server it runs, so a SIGINT/SIGTERM to this script (not only a terminal's Ctrl-C,
+// which reaches every process) must still stop the servers.
 const children = [
-  spawn("npm", ["run", "--silent", "api"], { cwd: repoRoot, stdio: "inherit", env: { ...process.env, PORT: apiPort } }),
+  spawn("npm", ["run", "--silent", "api"], {
+    cwd: repoRoot,
+    stdio: "inherit",
+    detached: true,
+    env: { ...process.env, PORT: apiPort },
+  }),
   spawn("npm", ["run", "--silent", "web"], {
     cwd: repoRoot,
     stdio: "inherit",
+    detached: true,
     env: { ...process.env, PORT: webPort, ATLAS_API_URL: apiUrl },
   }),
 ];
+const signalGroups = (signal) => {
+  for (const c of children) {
+    try {
+      process.kill(-c.pid, signal);
+    } catch {} // the group is gone already
+  }
+};
+// Whatever ends this script (an error included) ends the servers.
+process.on("exit", () => signalGroups("SIGKILL"));
 let stopping = false;
 const stop = (code) => {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
+  signalGroups("SIGINT");
+  // Give the servers a moment to close their connections; the exit handler kills what is left.
   setTimeout(() => process.exit(code), 3000).unref();
 };
 for (const c of children)
