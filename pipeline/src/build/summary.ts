@@ -1,7 +1,7 @@
 // The end-of-build summary: what was built and how good it is, read back from the run's own files
 // (so a fully skipped rerun prints the same numbers), plus the per-stage timings of this run.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { formatDuration } from "@circuit-atlas/util";
 import { currentLabels, readLabels } from "../features/index.ts";
 import type { PlanContext } from "./plan.ts";
@@ -114,7 +114,7 @@ export function formatSummary(s: BuildSummary, urls: string[] = []): string {
     .join(", ");
   const lines = [
     "── Circuit Atlas build ──",
-    `model         ${s.model === s.modelDir ? s.model : `${s.model} (${s.modelDir})`}, key ${s.modelKey.slice(0, 12)}`,
+    `model         ${s.model === s.modelDir ? s.model : `${s.model} (${shortPath(s.modelDir)})`}, key ${s.modelKey.slice(0, 12)}`,
     s.features
       ? `CLT           ${s.features.layers} layers × ${s.features.perLayer} features = ${s.features.total}`
       : "CLT           —",
@@ -131,4 +131,10 @@ export function formatSummary(s: BuildSummary, urls: string[] = []): string {
     ...urls,
   ];
   return lines.join("\n");
+}
+
+/** A path under the current directory as a relative one (what the user typed), others as given. */
+function shortPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith("..") && !isAbsolute(r) ? r : p;
 }
