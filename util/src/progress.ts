@@ -151,17 +151,13 @@ export function createStageBoard(opts: StageBoardOptions): StageBoard {
     const say = (l: string) => stream.write(`${l}\n`);
     return {
       start(name, note) {
-        const r = row(name);
-        r.state = "running";
-        r.started = Date.now();
-        say(`[build ${clock()}] ${name}: ${r.title}${note ? ` (${note})` : ""}`);
+        say(`[build ${clock()}] ${name}: ${row(name).title}${note ? ` (${note})` : ""}`);
       },
       info(name, line) {
         say(`  ${name.padEnd(width)} | ${line}`);
       },
       finish(name, outcome, seconds) {
-        const r = row(name);
-        r.state = outcome;
+        row(name); // an unknown stage is a bug either way
         const t = seconds === undefined ? "" : ` in ${formatDuration(seconds)}`;
         say(`[build ${clock()}] ${name}: ${outcome === "skipped" ? "up to date, skipped" : `${outcome}${t}`}`);
       },

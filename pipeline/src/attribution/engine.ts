@@ -166,11 +166,11 @@ export function computeRows(
     const tg = order.map((i) => targets[i]!);
     const segOff = new Int32Array(B + 1);
     for (let i = 0; i < B; i++) segOff[i + 1] = segOff[i]! + (same ? 1 : tg[i]!.position + 1);
-    const rowPos = new Int32Array(segOff[B]!);
-    for (let i = 0; i < B; i++)
-      for (let p = same ? tg[i]!.position : 0; p <= tg[i]!.position; p++) rowPos[segOff[i]! + (same ? 0 : p)] = p;
     /** The row of target i's gradient at position p (p ≤ its position; in `same` mode p = its position). */
     const rowAt = (i: number, p: number) => segOff[i]! + (same ? 0 : p);
+    const rowPos = new Int32Array(segOff[B]!);
+    for (let i = 0; i < B; i++)
+      for (let p = same ? tg[i]!.position : 0; p <= tg[i]!.position; p++) rowPos[rowAt(i, p)] = p;
     /** Number of batch targets with layer ≥ k (a prefix). */
     const liveAtLeast = (k: number) => {
       let n = 0;
