@@ -23,7 +23,7 @@ import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as T } from "../s
 import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import { Adam } from "../src/transcoder/optim.ts";
-import { allocParams, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
+import { allocGrads, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
 import type { LossCoefs } from "../src/transcoder/step.ts";
 import { timeIt } from "./util.ts";
 
@@ -54,17 +54,11 @@ function setup(shape: CltShape, B: number, firingRate: number): Setup {
   const x = Float32Array.from({ length: B * L * d }, () => rng.normal());
   const y = Float32Array.from({ length: B * L * d }, () => rng.normal());
   const p = initParams(shape, x, y, B, { seed: 1, thresholdInit: 1, initFiringRate: firingRate, decoderInitNorm: 0.1 });
-  const g = allocParams(shape);
+  const g = allocGrads(p);
   const k: LossCoefs = { lambda: 0.1, c: 4, lambdaPre: 3e-6, bandwidth: 0.5 };
   const pl = paramList(p).map(([, a]) => a);
   const gl = paramList(g).map(([, a]) => a);
-  const adam = new Adam(
-    pl.map((a) => a.length),
-    0.9,
-    0.999,
-    1e-8,
-    0,
-  );
+  const adam = new Adam(pl, 0.9, 0.999, 1e-8, 0);
   const decay = pl.map(() => false);
   // lr 0: the step does all the work of a real one but keeps the weights (and the sparsity) fixed
   const step = (path: StepPath) => {
