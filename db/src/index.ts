@@ -33,13 +33,16 @@ export {
   NotFoundError,
 } from "./errors.ts";
 export {
+  type ImportedSchemaPlan,
+  importedSchemaPlan,
   loadMigrations,
   MIGRATIONS_DIR,
   type MigrateResult,
   type Migration,
   migrate,
+  migrateImported,
   splitStatements,
 } from "./migrate.ts";
 export { down, reset, type StatusResult, status, type UpResult, up } from "./server/commands.ts";
-export { ping, ServerError } from "./server/local.ts";
+export { ping, ServerError, serverSettings } from "./server/local.ts";
 export { int, toNumber, toPlain } from "./values.ts";

@@ -28,6 +28,10 @@ export interface MigrateResult {
   unknown: string[];
 }
 
+/** The bookkeeping constraint (before any migration, so two concurrent migrators cannot both record one). */
+const MIGRATION_CONSTRAINT =
+  "CREATE CONSTRAINT atlas_migration_id IF NOT EXISTS FOR (m:Migration) REQUIRE m.id IS UNIQUE";
+
 const FILE_RE = /^(\d{4})_([a-z0-9][a-z0-9_]*)\.cypher$/;
 
 /** Reads and checks the migration folder; throws MigrationError on a malformed name or a duplicate number. */
@@ -72,7 +76,7 @@ export async function migrate(
   return withSession(
     async (session) => {
       // The bookkeeping constraint comes first so two concurrent migrators cannot both record a migration.
-      await session.run("CREATE CONSTRAINT atlas_migration_id IF NOT EXISTS FOR (m:Migration) REQUIRE m.id IS UNIQUE");
+      await session.run(MIGRATION_CONSTRAINT);
       const res = await session.run("MATCH (m:Migration) RETURN m.id AS id, m.name AS name, m.checksum AS checksum");
       const applied = new Map(
         res.records.map((r) => [
@@ -117,6 +121,100 @@ export async function migrate(
       // New indexes populate in the background; wait so callers can query them right away.
       if (result.applied.length > 0) await session.run("CALL db.awaitIndexes(300)");
       return result;
+    },
+    { database },
+  );
+}
+
+/**
+ * What `migrateImported` runs on a freshly imported store: every index and constraint the
+ * migrations leave in the end (a create that a later migration drops is left out, and so is the
+ * drop), in migration order; and the data statements, which on an imported store only transform data
+ * the import already wrote in the current model.
+ */
+export interface ImportedSchemaPlan {
+  schema: string[];
+  /** `{migration id}:{statement number}` → statement, in order. */
+  data: { at: string; statement: string }[];
+}
+
+const CREATE_SCHEMA_RE = /^CREATE\s+(?:[A-Z]+\s+)?(INDEX|CONSTRAINT)\s+(?!IF\s|FOR\s|ON\s)(`[^`]+`|\w+)/i;
+const DROP_SCHEMA_RE = /^DROP\s+(INDEX|CONSTRAINT)\s+(`[^`]+`|\w+)/i;
+
+export function importedSchemaPlan(migrations: Migration[] = loadMigrations()): ImportedSchemaPlan {
+  // name (or, unnamed, the statement itself) → CREATE statement; Map order is first-creation order
+  const schema = new Map<string, string>([["CONSTRAINT atlas_migration_id", MIGRATION_CONSTRAINT]]);
+  const data: ImportedSchemaPlan["data"] = [];
+  for (const m of migrations) {
+    m.statements.forEach((statement, i) => {
+      const create = CREATE_SCHEMA_RE.exec(statement);
+      const drop = DROP_SCHEMA_RE.exec(statement);
+      if (create) {
+        const key = `${create[1]!.toUpperCase()} ${create[2]!.replaceAll("`", "")}`;
+        // `IF NOT EXISTS`: a second create of the same name keeps the first
+        if (!schema.has(key)) schema.set(key, statement);
+      } else if (drop) {
+        schema.delete(`${drop[1]!.toUpperCase()} ${drop[2]!.replaceAll("`", "")}`);
+      } else {
+        data.push({ at: `${m.id}:${i + 1}`, statement });
+      }
+    });
+  }
+  return { schema: [...schema.values()], data };
+}
+
+/**
+ * The migrations of a store that Neo4j's offline importer has just built (no Migration records
+ * yet): the final schema of `importedSchemaPlan` created in one transaction, one wait for index
+ * population, and every migration recorded as applied with its checksum, so that `migrate` finds a
+ * consistent state afterwards. Data statements are skipped only where the caller says the import
+ * already wrote their result (`dataWrittenByImport`, e.g. "0003:1"); any other data statement makes
+ * this fall back to the ordinary `migrate`, which runs everything in order.
+ */
+export async function migrateImported(
+  opts: { dataWrittenByImport?: string[]; dir?: string; database?: string; log?: (msg: string) => void } = {},
+): Promise<MigrateResult> {
+  const log = opts.log ?? (() => {});
+  const migrations = loadMigrations(opts.dir);
+  const plan = importedSchemaPlan(migrations);
+  const written = new Set(opts.dataWrittenByImport ?? []);
+  const database = opts.database ?? getConfig().database;
+  const pending = plan.data.filter((d) => !written.has(d.at));
+  const recorded = await withSession((s) => s.run("MATCH (m:Migration) RETURN count(m) AS n"), { database });
+  if (pending.length > 0 || Number(recorded.records[0]!.get("n")) > 0) {
+    log(
+      pending.length > 0
+        ? `migrations: data statement ${pending[0]!.at} is not written by the import: applying migrations one by one`
+        : "migrations: the store already has migration records: applying migrations one by one",
+    );
+    return migrate(opts);
+  }
+  return withSession(
+    async (session) => {
+      log(`creating the final schema of ${migrations.length} migrations at once (${plan.schema.length} statements)`);
+      const tx = session.beginTransaction();
+      try {
+        for (const [i, statement] of plan.schema.entries()) {
+          try {
+            await tx.run(statement);
+          } catch (err) {
+            const msg = err instanceof Error ? err.message : String(err);
+            throw new MigrationError(`imported store's schema, statement ${i + 1} (${statement}) failed: ${msg}`, {
+              cause: err,
+            });
+          }
+        }
+        await tx.commit();
+      } finally {
+        if (tx.isOpen()) await tx.rollback();
+      }
+      await session.run("CALL db.awaitIndexes($s)", { s: 3600 });
+      await session.run(
+        `UNWIND $ms AS x MERGE (m:Migration {id: x.id})
+         ON CREATE SET m.name = x.name, m.checksum = x.checksum, m.appliedAt = datetime()`,
+        { ms: migrations.map((m) => ({ id: m.id, name: m.name, checksum: m.checksum })) },
+      );
+      return { applied: migrations.map((m) => `${m.id}_${m.name}`), alreadyApplied: [], unknown: [] };
     },
     { database },
   );

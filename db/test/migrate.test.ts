@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { closeDriver, readTx, withSession, writeTx } from "../src/driver.ts";
 import { MigrationError } from "../src/errors.ts";
-import { loadMigrations, MIGRATIONS_DIR, migrate, splitStatements } from "../src/migrate.ts";
+import { importedSchemaPlan, loadMigrations, MIGRATIONS_DIR, migrate, splitStatements } from "../src/migrate.ts";
 import { cleanupRun, RUN, requireServer } from "./helpers.ts";
 
 const CONSTRAINED = ["Model", "Transcoder", "Feature", "Label", "Graph", "GraphNode", "Migration"];
@@ -53,6 +53,41 @@ describe("migration files (pure)", () => {
     assert.throws(() => loadMigrations(dup), /share the number 0001/);
     const empty = migrationsCopy({ "9000_empty.cypher": "// nothing\n" });
     assert.throws(() => loadMigrations(empty), /has no statements/);
+  });
+  test("an imported store's plan: the final schema only (create-then-drop left out), data statements listed", () => {
+    const dir = migrationsCopy({
+      "9001_extra.cypher":
+        "CREATE INDEX tmp_x IF NOT EXISTS FOR (n:A) ON (n.x);\n" +
+        "CREATE INDEX `tmp y` IF NOT EXISTS FOR (n:A) ON (n.y);\n" +
+        "MATCH (n:A) SET n.z = 1;\n" +
+        "CREATE CONSTRAINT tmp_u IF NOT EXISTS FOR (n:A) REQUIRE n.u IS UNIQUE;\n",
+      "9002_drop.cypher":
+        "DROP INDEX tmp_x IF EXISTS;\nDROP INDEX `tmp y`;\nCREATE INDEX tmp_x IF NOT EXISTS FOR (n:A) ON (n.w);\n",
+    });
+    const plan = importedSchemaPlan(loadMigrations(dir));
+    const names = plan.schema.map((q) => /^CREATE\s+(?:\w+\s+)?(?:INDEX|CONSTRAINT)\s+(`[^`]+`|\w+)/i.exec(q)![1]);
+    // 0001's featureLabels is dropped by 0002; the bookkeeping constraint comes first
+    assert.equal(names[0], "atlas_migration_id");
+    assert.ok(!names.includes("featureLabels"));
+    for (const n of [
+      "feature_id",
+      "graph_node_id",
+      "featureSearch",
+      "labelSearch",
+      "influences_abs",
+      "influences_key",
+    ]) {
+      assert.ok(names.includes(n), n);
+    }
+    assert.ok(!names.includes("`tmp y`"));
+    assert.ok(plan.schema.includes("CREATE INDEX tmp_x IF NOT EXISTS FOR (n:A) ON (n.w)"), "re-created after the drop");
+    assert.ok(!plan.schema.includes("CREATE INDEX tmp_x IF NOT EXISTS FOR (n:A) ON (n.x)"));
+    assert.ok(names.includes("tmp_u"));
+    assert.equal(new Set(names).size, names.length);
+    assert.deepEqual(
+      plan.data.map((d) => d.at),
+      ["0003:1", "9001:3"],
+    );
   });
 });
 

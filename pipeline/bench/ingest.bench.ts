@@ -26,6 +26,7 @@ import {
   int,
   newGraphWriteTimings,
   readTx,
+  serverSettings,
   upsertFeatures,
   upsertModels,
   upsertTranscoders,
@@ -296,8 +297,17 @@ async function bulkBench(floorRate: number): Promise<void> {
       `phases (s): CSV ${(r.csvSeconds - genSec).toFixed(1)}, server stop ${r.stopSeconds.toFixed(1)}, ` +
       `offline import ${r.importSeconds.toFixed(1)} (${fmt(r.relationships / r.importSeconds)} rels/s, ` +
       `${fmt(edges / r.importSeconds)} edges/s), server start ${r.startSeconds.toFixed(1)}, ` +
-      `migrations (constraints, indexes) ${r.migrateSeconds.toFixed(1)}, ablation summaries ${r.finishSeconds.toFixed(1)}; ` +
+      `schema (the migrations' constraints and indexes at once) ${r.migrateSeconds.toFixed(1)}, ablation summaries ${r.finishSeconds.toFixed(1)}; ` +
       `stop + start + migrations ${wait.toFixed(1)}`,
+  );
+  const stages = Object.entries(r.importStages)
+    .map(([k, v]) => `${k.toLowerCase()} ${v.toFixed(1)}`)
+    .join(", ");
+  console.log(`offline import stages (s): ${stages}`);
+  const mem = serverSettings();
+  console.log(
+    `memory: server heap ${mem.ATLAS_NEO4J_HEAP}, page cache ${mem.ATLAS_NEO4J_PAGECACHE}, tx max ${mem.ATLAS_NEO4J_TX_MAX}; ` +
+      `importer heap ${mem.ATLAS_NEO4J_HEAP}, off-heap ≤ 2 × page cache`,
   );
   console.log(
     `total: ${total.toFixed(1)} s (${(total / 60).toFixed(2)} min) = ${fmt(edges / total)} edges/s, ` +

@@ -18,6 +18,7 @@ import {
   deleteTranscoder,
   getDriver,
   loadConfig,
+  loadMigrations,
   ping,
   readTx,
   toPlain,
@@ -100,6 +101,30 @@ async function aggregateMismatches(t: string): Promise<string[]> {
 }
 
 /** Every node and relationship of transcoder `t`'s scope, with each property's stored Cypher type. */
+/**
+ * A store's schema and migration records: every constraint and index (ids and population progress
+ * aside, which depend on creation order) and each applied migration's id, name and checksum.
+ */
+async function schemaSnapshot(driver: Driver): Promise<Record<string, unknown[]>> {
+  const session = driver.session({ database: loadConfig().database });
+  const rows = async (q: string) => (await session.run(q)).records.map((r) => r.toObject());
+  try {
+    return {
+      constraints: await rows(
+        "SHOW CONSTRAINTS YIELD name, type, entityType, labelsOrTypes, properties, ownedIndex, propertyType, options, createStatement RETURN * ORDER BY name",
+      ),
+      indexes: await rows(
+        "SHOW INDEXES YIELD name, type, entityType, labelsOrTypes, properties, indexProvider, owningConstraint, options, state RETURN * ORDER BY name",
+      ),
+      migrations: await rows(
+        "MATCH (m:Migration) RETURN m.id AS id, m.name AS name, m.checksum AS checksum ORDER BY id",
+      ),
+    };
+  } finally {
+    await session.close();
+  }
+}
+
 async function snapshot(driver: Driver, t: string): Promise<{ nodes: unknown[]; rels: unknown[] }> {
   const scopeNodes = `CALL {
       MATCH (n:Transcoder {id: $t}) RETURN n
@@ -515,10 +540,26 @@ describe("atlas ingest against the real Neo4j", () => {
       assert.equal(bulk.rels.length, bolt.rels.length, "same relationships");
       assert.deepEqual(bulk.rels, bolt.rels, "same relationships, properties and property types");
 
+      // The bulk schema step (the migrations' final schema at once) leaves exactly the constraints,
+      // indexes and migration records that migrating over Bolt one statement at a time does.
+      const boltSchema = await schemaSnapshot(getDriver());
+      const bulkSchema = await schemaSnapshot(driver);
+      assert.ok(boltSchema.indexes!.some((i) => (i as { name: string }).name === "influences_key"));
+      assert.ok(!boltSchema.indexes!.some((i) => (i as { name: string }).name === "featureLabels"));
+      assert.equal(boltSchema.migrations!.length, loadMigrations().length);
+      assert.deepEqual(bulkSchema.constraints, boltSchema.constraints, "same constraints");
+      assert.deepEqual(bulkSchema.indexes, boltSchema.indexes, "same indexes, all ONLINE");
+      assert.deepEqual(bulkSchema.migrations, boltSchema.migrations, "same migration records and checksums");
+      assert.ok(bulkSchema.indexes!.every((i) => (i as { state: string }).state === "ONLINE"));
+      // and the ordinary migrator finds nothing to do on it
+      const again = db("up");
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stderr + again.stdout, new RegExp(`0 applied, ${loadMigrations().length} already applied`));
+
       // The store now holds atlas data: a second --bulk is refused with one sentence.
-      const again = spawnSync(process.execPath, [bin, ...bulkArgs], { encoding: "utf8", timeout: 300_000, env });
-      assert.notEqual(again.status, 0);
-      assert.match(again.stderr, /bulk import needs an empty database/);
+      const second = spawnSync(process.execPath, [bin, ...bulkArgs], { encoding: "utf8", timeout: 300_000, env });
+      assert.notEqual(second.status, 0);
+      assert.match(second.stderr, /bulk import needs an empty database/);
     } finally {
       await driver?.close();
       db("down");

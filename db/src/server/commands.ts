@@ -2,7 +2,7 @@
 import { rmSync } from "node:fs";
 import { type DbConfig, loadConfig } from "../config.ts";
 import { closeDriver, withSession } from "../driver.ts";
-import { type MigrateResult, migrate } from "../migrate.ts";
+import { type MigrateResult, migrate, migrateImported } from "../migrate.ts";
 import {
   findJava,
   paths,
@@ -45,7 +45,9 @@ export interface UpResult {
  * Makes sure Neo4j answers on NEO4J_URI and is migrated. A local URI starts this checkout's server
  * (building it first if needed); an external one is only waited for. Running it twice is harmless.
  */
-export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
+export async function up(
+  opts: { log?: Log; migrator?: (opts: { log: Log }) => Promise<MigrateResult> } = {},
+): Promise<UpResult> {
   const log = opts.log ?? quiet;
   const config = loadConfig();
   const settings = serverSettings();
@@ -59,7 +61,7 @@ export async function up(opts: { log?: Log } = {}): Promise<UpResult> {
     server = { how: "external", pid: null, provisionMs: null, startMs: null, agent };
   }
   const { how, pid, provisionMs, startMs, agent } = server;
-  const migrations = await migrate({ log });
+  const migrations = await (opts.migrator ?? migrate)({ log });
   if (migrations.unknown.length > 0) {
     log(`warning: the database has migrations with no file here: ${migrations.unknown.join(", ")}`);
   }
@@ -74,6 +76,21 @@ export interface ImportResult extends UpResult {
   stopMs: number;
   importMs: number;
   migrateMs: number;
+  /** The importer's own stages as it reports them ("Node import", "Relationship import", …), in ms. */
+  importStages: Record<string, number>;
+}
+
+/** "1m 53s 573ms" (the importer's duration format) → ms; null when `text` is not one. */
+export function parseImporterDuration(text: string): number | null {
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const parts = text.trim().split(/\s+/);
+  let ms = 0;
+  for (const p of parts) {
+    const m = /^(\d+)(h|ms|m|s)$/.exec(p);
+    if (!m) return null;
+    ms += Number(m[1]) * unit[m[2]!]!;
+  }
+  return parts.length > 0 ? ms : null;
 }
 
 type ServerState = Pick<UpResult, "how" | "pid" | "provisionMs" | "startMs" | "agent">;
@@ -208,9 +225,14 @@ export async function status(opts: { config?: DbConfig; timeoutMs?: number } = {
 /**
  * Offline import into the local server's database: stop the server, run `neo4j-admin database
  * import full` with `args` (the caller checked that the database holds nothing to lose), start it
- * again and migrate (constraints, indexes, full-text). Refuses an external NEO4J_URI.
+ * again and create the migrations' final schema at once (`migrateImported`; `dataWrittenByImport`
+ * names the migrations' data statements whose result the import already holds). Refuses an
+ * external NEO4J_URI.
  */
-export async function importLocalStore(args: string[], opts: { log?: Log } = {}): Promise<ImportResult> {
+export async function importLocalStore(
+  args: string[],
+  opts: { log?: Log; dataWrittenByImport?: string[] } = {},
+): Promise<ImportResult> {
   const log = opts.log ?? quiet;
   const config = loadConfig();
   if (!config.local) {
@@ -224,17 +246,27 @@ export async function importLocalStore(args: string[], opts: { log?: Log } = {})
   if (problem) throw new ServerError(`the local Neo4j is not provisioned (${problem}): run npm run db:up first`);
   let stopMs = 0;
   let importMs = 0;
+  const importStages: Record<string, number> = {};
+  const importLog = (line: string) => {
+    const m = /^\s*(.+?) COMPLETED in (.+)$/.exec(line);
+    const ms = m ? parseImporterDuration(m[2]!) : null;
+    if (m && ms !== null) importStages[m[1]!] = ms;
+    log(line);
+  };
   await withUpLock(settings.ATLAS_DB_START_TIMEOUT * 1000, async () => {
     const t0 = performance.now();
     await down({ log });
     const t1 = performance.now();
     log(`importing into ${paths.data} (database ${config.database})`);
-    await runImporter(java, settings, config.database, args, log);
+    await runImporter(java, settings, config.database, args, importLog);
     stopMs = t1 - t0;
     importMs = performance.now() - t1;
   });
   const t2 = performance.now();
-  const started = await up({ log });
+  const started = await up({
+    log,
+    migrator: (o) => migrateImported({ ...o, dataWrittenByImport: opts.dataWrittenByImport ?? [] }),
+  });
   const upMs = performance.now() - t2;
-  return { ...started, stopMs, importMs, migrateMs: upMs - (started.startMs ?? 0) };
+  return { ...started, stopMs, importMs, migrateMs: upMs - (started.startMs ?? 0), importStages };
 }
