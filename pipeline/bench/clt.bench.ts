@@ -16,14 +16,14 @@
 // GPT-2-shaped rows run at L0 ≈ 30 per layer for every F (b_enc set by the data-dependent init).
 
 import { spawnSync } from "node:child_process";
-import { loadavg } from "node:os";
+import { freemem, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Rng } from "@circuit-atlas/util";
 import { initBackend, NO_TRANS as N, requireNativeSgemm, TRANS as T } from "../src/backend/index.ts";
 import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
 import { TfStep } from "../src/transcoder/loss.ts";
 import { Adam } from "../src/transcoder/optim.ts";
-import { allocParams, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
+import { allocGrads, type CltParams, type CltShape, initParams, paramList } from "../src/transcoder/params.ts";
 import type { LossCoefs } from "../src/transcoder/step.ts";
 import { timeIt } from "./util.ts";
 
@@ -33,6 +33,11 @@ const GPT2_L0 = 30;
 /** Dense FLOPs per training token: encoder fwd + W_enc grad (4·d·F per layer), decoder fwd + dA + dW (6·F·d per block). */
 export function flopsPerToken(L: number, d: number, F: number): number {
   return 4 * d * F * L + 6 * F * d * ((L * (L + 1)) / 2);
+}
+
+/** Trainable parameters of an L-layer CLT (W_enc, b_enc, log θ, W_dec to every later layer, b_dec). */
+function paramCount(L: number, d: number, F: number): number {
+  return L * (d * F + 2 * F) + F * d * ((L * (L + 1)) / 2) + L * d;
 }
 
 interface Setup {
@@ -54,17 +59,11 @@ function setup(shape: CltShape, B: number, firingRate: number): Setup {
   const x = Float32Array.from({ length: B * L * d }, () => rng.normal());
   const y = Float32Array.from({ length: B * L * d }, () => rng.normal());
   const p = initParams(shape, x, y, B, { seed: 1, thresholdInit: 1, initFiringRate: firingRate, decoderInitNorm: 0.1 });
-  const g = allocParams(shape);
+  const g = allocGrads(p);
   const k: LossCoefs = { lambda: 0.1, c: 4, lambdaPre: 3e-6, bandwidth: 0.5 };
   const pl = paramList(p).map(([, a]) => a);
   const gl = paramList(g).map(([, a]) => a);
-  const adam = new Adam(
-    pl.map((a) => a.length),
-    0.9,
-    0.999,
-    1e-8,
-    0,
-  );
+  const adam = new Adam(pl, 0.9, 0.999, 1e-8, 0);
   const decay = pl.map(() => false);
   // lr 0: the step does all the work of a real one but keeps the weights (and the sparsity) fixed
   const step = (path: StepPath) => {
@@ -273,6 +272,16 @@ if (scalingF.length > 0) {
     "     F   µs/token   growth   encoder-GEMM µs/token   growth   step/encoder   L0/layer   sparse layers\n",
   );
   for (const F of scalingF) {
+    // the previous rows' tensors must be gone before a larger one is allocated (npm run bench:clt
+    // runs node with --expose-gc); refuse a row that cannot fit rather than swap or be killed
+    (globalThis as { gc?: () => void }).gc?.();
+    const need = 16 * paramCount(L, 768, F) + 4 * (2 * B * L * 768 + 4 * B * F);
+    if (need > freemem()) {
+      process.stdout.write(
+        `${pad(`${F}`, 6)}   skipped: needs ~${(need / 2 ** 30).toFixed(1)} GiB (parameters, gradients, Adam moments, batch, step buffers), ${(freemem() / 2 ** 30).toFixed(1)} GiB available\n`,
+      );
+      continue;
+    }
     const s = setup({ nLayers: L, dModel: 768, nFeatures: F }, B, GPT2_L0 / F);
     const a = s.step("auto");
     const t = a.time(1);
@@ -292,7 +301,7 @@ const Fbig = 49152;
 const Lb = 12;
 const db = 768;
 const tokens = 1e8;
-const params = Lb * (2 * db * Fbig + 2 * Fbig) + Fbig * db * 78 + Lb * db;
+const params = paramCount(Lb, db, Fbig);
 const gib = (params * 16) / 2 ** 30;
 const dense = flopsPerToken(Lb, db, Fbig) * tokens;
 let cpuLine = "  this machine: needs the scaling table (CLT_BENCH_SCALING) for the fit";

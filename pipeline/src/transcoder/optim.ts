@@ -1,16 +1,21 @@
 // Adam(W) on Float32Array parameter lists (fp32 moments), global-norm clipping and the LR/λ schedules.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { adamModule, companion, type KernelMemory, kernelMemory, type WasmMemory } from "./adam-kernel.ts";
 import type { CltTrainConfig } from "./config.ts";
-import { sharedFloat32 } from "./params.ts";
 
 /**
- * Exact Adam touches every parameter every step (the CLT loss gives every row a gradient), and its JS
- * loop is bound by a square root and a division per element rather than by memory, so tensors of at
- * least this many elements are split over worker threads when they live in shared memory.
+ * Exact Adam touches every parameter every step (the CLT loss gives every row a gradient), so tensors
+ * of at least this many elements are split over worker threads when they live in shared memory.
  */
 const PARALLEL_MIN = 1 << 20;
 
+/**
+ * Adam(W) with float32 arithmetic (as PyTorch's on float32 parameters): the WebAssembly SIMD kernel
+ * (adam.wat) in place where a tensor's parameter, gradient and moments share a kernel memory
+ * (adam-kernel.ts: allocParams, allocGrads and this constructor put them there), else adamUpdate32,
+ * the same operations in JS, bit for bit.
+ */
 export class Adam {
   readonly m: Float32Array[];
   readonly v: Float32Array[];
@@ -19,47 +24,46 @@ export class Adam {
   readonly threads: number;
   private pool: AdamPool | null = null;
 
+  /** `params`: the tensors this optimizer will update (the moments are placed beside them). */
   constructor(
-    sizes: number[],
+    params: Float32Array[],
     readonly beta1: number,
     readonly beta2: number,
     readonly eps: number,
     readonly weightDecay: number,
     threads = Math.min(2, availableParallelism()),
   ) {
-    this.m = sizes.map((n) => sharedFloat32(n));
-    this.v = sizes.map((n) => sharedFloat32(n));
+    this.m = params.map((p) => companion(p, 2));
+    this.v = params.map((p) => companion(p, 3));
     this.threads = Math.max(1, Math.floor(threads));
   }
 
   /**
    * One update. `decay[k]` false exempts tensor k from weight decay (biases, thresholds).
-   * `gradScale` multiplies every gradient first (global-norm clipping), exactly as `scaleAll` on the
-   * float32 gradients would, without a separate pass; the gradients are left unchanged.
+   * `gradScale` multiplies every gradient first (global-norm clipping) inside the same pass; the
+   * gradients are left unchanged.
    */
   step(params: Float32Array[], grads: Float32Array[], lr: number, decay: boolean[], gradScale = 1): void {
     this.t++;
-    const b1 = this.beta1;
-    const b2 = this.beta2;
-    const bc1 = 1 - b1 ** this.t;
-    const bc2 = 1 - b2 ** this.t;
-    const stepSize = lr / bc1;
+    const bc1 = 1 - this.beta1 ** this.t;
+    const bc2 = 1 - this.beta2 ** this.t;
     // 1/√bc2 as a factor: a multiply instead of a second division per element
-    const invSqrtBc2 = 1 / Math.sqrt(bc2);
+    const scalars: AdamScalars = [this.beta1, this.beta2, lr / bc1, 1 / Math.sqrt(bc2), this.eps, 1, gradScale];
     const jobs: AdamJob[] = [];
     for (let k = 0; k < params.length; k++) {
-      const wd = decay[k] ? 1 - lr * this.weightDecay : 1;
       const arrays = [params[k]!, grads[k]!, this.m[k]!, this.v[k]!] as const;
       const n = arrays[0].length;
-      if (this.threads > 1 && n >= PARALLEL_MIN && arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) {
-        jobs.push({ arrays, wd, n });
-        continue;
-      }
-      adamUpdate(...arrays, 0, n, b1, b2, stepSize, invSqrtBc2, this.eps, wd, gradScale);
+      if (arrays.some((a) => a.length !== n)) throw new Error(`Adam: tensor ${k} has arrays of different lengths`);
+      const wd = decay[k] ? 1 - lr * this.weightDecay : 1;
+      const km = kernelMemory(...arrays);
+      const job: AdamJob = { arrays, km, wd, n };
+      if (this.threads > 1 && n >= PARALLEL_MIN && (km || arrays.every((a) => a.buffer instanceof SharedArrayBuffer))) {
+        jobs.push(job);
+      } else runJob(job, 0, n, scalars);
     }
     if (jobs.length === 0) return;
     this.pool ??= new AdamPool(this.threads - 1);
-    this.pool.run(jobs, [b1, b2, stepSize, invSqrtBc2, this.eps, gradScale]);
+    this.pool.run(jobs, scalars);
   }
 
   /** Stops the worker threads (they are unref'd, so an exiting process need not call this). */
@@ -69,14 +73,41 @@ export class Adam {
   }
 }
 
+/** b1, b2, stepSize = lr/bc1, 1/√bc2, eps, wd (per tensor, filled in), gradScale. */
+type AdamScalars = [number, number, number, number, number, number, number];
+
 interface AdamJob {
   arrays: readonly [Float32Array, Float32Array, Float32Array, Float32Array];
+  /** The kernel memory of all four arrays, or null (JS loop). */
+  km: KernelMemory | null;
   wd: number;
   n: number;
 }
 
+/** Elements [from, to) of one tensor on this thread. */
+function runJob(j: AdamJob, from: number, to: number, s: AdamScalars): void {
+  const [p, g, m, v] = j.arrays;
+  if (j.km) {
+    const o = 4 * from;
+    j.km.kernel(
+      p.byteOffset + o,
+      g.byteOffset + o,
+      m.byteOffset + o,
+      v.byteOffset + o,
+      to - from,
+      s[0],
+      s[1],
+      s[2],
+      s[3],
+      s[4],
+      j.wd,
+      s[6],
+    );
+  } else adamUpdate32(p, g, m, v, from, to, s[0], s[1], s[2], s[3], s[4], j.wd, s[6]);
+}
+
 /**
- * Worker threads running adamUpdate on element ranges of shared tensors. The step stays synchronous:
+ * Worker threads running the update on element ranges of shared tensors. The step stays synchronous:
  * each worker gets its ranges by message, this thread does its own share, then waits on a shared
  * counter (Atomics) for the workers. The update is elementwise, so the split changes no result.
  */
@@ -85,15 +116,23 @@ class AdamPool {
   /** [0]: workers finished this round; [1]: 1 when a worker failed (message in `error`). */
   private sync = new Int32Array(new SharedArrayBuffer(8));
   private error: string | null = null;
+  /** Kernel memories the workers have instantiated the kernel on. */
+  private sent = new Set<number>();
 
   constructor(n: number) {
+    // each worker keeps one kernel instance per memory (by id), over the same shared memory
     const src =
       `const { parentPort } = require("node:worker_threads");\n` +
-      `const adamUpdate = ${adamUpdate.toString()};\n` +
-      `parentPort.on("message", ({ jobs, scalars, sync }) => {\n` +
+      `const adamUpdate32 = ${adamUpdate32.toString()};\n` +
+      `const kernels = new Map();\n` +
+      `parentPort.on("message", ({ module, memories, jobs, scalars, sync }) => {\n` +
       `  try {\n` +
-      `    const [b1, b2, stepSize, invSqrtBc2, eps, gs] = scalars;\n` +
-      `    for (const j of jobs) adamUpdate(...j.arrays, j.from, j.to, b1, b2, stepSize, invSqrtBc2, eps, j.wd, gs);\n` +
+      `    for (const { id, memory } of memories) kernels.set(id, new WebAssembly.Instance(module, { env: { memory } }).exports.adam);\n` +
+      `    const [b1, b2, ss, isb, eps, , gs] = scalars;\n` +
+      `    for (const j of jobs) {\n` +
+      `      if (j.km !== null) kernels.get(j.km)(j.off[0], j.off[1], j.off[2], j.off[3], j.to - j.from, b1, b2, ss, isb, eps, j.wd, gs);\n` +
+      `      else adamUpdate32(...j.arrays, j.from, j.to, b1, b2, ss, isb, eps, j.wd, gs);\n` +
+      `    }\n` +
       `  } catch (err) {\n` +
       `    parentPort.postMessage(String(err && err.stack || err));\n` +
       `    Atomics.store(sync, 1, 1);\n` +
@@ -111,18 +150,31 @@ class AdamPool {
     });
   }
 
-  run(jobs: AdamJob[], scalars: number[]): void {
+  run(jobs: AdamJob[], scalars: AdamScalars): void {
     const parts = this.workers.length + 1;
     const sync = this.sync;
     Atomics.store(sync, 0, 0);
     Atomics.store(sync, 1, 0);
-    const cut = (j: AdamJob, k: number) => Math.floor((j.n * k) / parts);
+    // cuts on multiples of 4 keep each part's SIMD loads aligned (any cut gives the same result)
+    const cut = (j: AdamJob, k: number) => (k >= parts ? j.n : Math.floor((j.n * k) / parts / 4) * 4);
+    const memories: Array<{ id: number; memory: WasmMemory }> = [];
+    for (const j of jobs) {
+      if (j.km && !this.sent.has(j.km.id)) {
+        this.sent.add(j.km.id);
+        memories.push({ id: j.km.id, memory: j.km.memory });
+      }
+    }
     this.workers.forEach((w, wi) => {
-      const mine = jobs.map((j) => ({ arrays: j.arrays, wd: j.wd, from: cut(j, wi + 1), to: cut(j, wi + 2) }));
-      w.postMessage({ jobs: mine, scalars, sync });
+      const mine = jobs.map((j) => {
+        const from = cut(j, wi + 1);
+        const to = cut(j, wi + 2);
+        return j.km
+          ? { km: j.km.id, off: j.arrays.map((a) => a.byteOffset + 4 * from), wd: j.wd, from, to }
+          : { km: null, arrays: j.arrays, wd: j.wd, from, to };
+      });
+      w.postMessage({ module: adamModule, memories, jobs: mine, scalars, sync });
     });
-    const [b1, b2, stepSize, invSqrtBc2, eps, gs] = scalars as [number, number, number, number, number, number];
-    for (const j of jobs) adamUpdate(...j.arrays, 0, cut(j, 1), b1, b2, stepSize, invSqrtBc2, eps, j.wd, gs);
+    for (const j of jobs) runJob(j, 0, cut(j, 1), scalars);
     // a worker that died before its handler ran never counts: give up after 10 min without progress
     let waited = 0;
     for (let done = Atomics.load(sync, 0); done < this.workers.length; done = Atomics.load(sync, 0)) {
@@ -141,32 +193,44 @@ class AdamPool {
   }
 }
 
-// One tensor's update over elements [from, to) as a small top-level loop (V8 optimizes it better than
-// inside step()). Self-contained: the worker threads run its source text.
-function adamUpdate(
+/**
+ * The kernel's update (adam.wat) in JS over elements [from, to): every operation on float32 values
+ * rounded to float32 (Math.fround of a float64 +, −, ×, ÷ or √ of float32 operands is the correctly
+ * rounded float32 result), in the kernel's order, so both give the same bits. A small top-level loop
+ * (V8 optimizes it better than inside step()); self-contained, as the worker threads run its source.
+ */
+export function adamUpdate32(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
   from: number,
   to: number,
-  b1: number,
-  b2: number,
+  beta1: number,
+  beta2: number,
   stepSize: number,
   invSqrtBc2: number,
-  eps: number,
-  wd: number,
-  gs: number,
+  epsilon: number,
+  weightDecay: number,
+  gradScale: number,
 ): void {
-  const c1 = 1 - b1;
-  const c2 = 1 - b2;
+  const f = Math.fround;
+  const b1 = f(beta1);
+  const b2 = f(beta2);
+  const c1 = f(1 - beta1);
+  const c2 = f(1 - beta2);
+  const ss = f(stepSize);
+  const isb = f(invSqrtBc2);
+  const eps = f(epsilon);
+  const wd = f(weightDecay);
+  const gs = f(gradScale);
   for (let i = from; i < to; i++) {
-    const gi = Math.fround(g[i]! * gs);
-    const mi = b1 * m[i]! + c1 * gi;
-    const vi = b2 * v[i]! + c2 * gi * gi;
+    const gi = f(gs * g[i]!);
+    const mi = f(f(b1 * m[i]!) + f(c1 * gi));
+    const vi = f(f(b2 * v[i]!) + f(f(c2 * gi) * gi));
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i]! * wd - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
+    p[i] = f(wd * p[i]!) - f(f(ss * mi) / f(f(f(Math.sqrt(vi)) * isb) + eps));
   }
 }
 

@@ -9,6 +9,7 @@
 
 import { Rng } from "@circuit-atlas/util";
 import { dot, gemm } from "../backend/index.ts";
+import { allocTensorGroups, companion, sharedFloat32 } from "./adam-kernel.ts";
 
 export interface CltShape {
   nLayers: number;
@@ -32,23 +33,40 @@ export interface CltParams {
   bDec: Float32Array; // L×d
 }
 
-/** Zeroed float32 array over a SharedArrayBuffer, so worker threads can update it in place (optim.ts). */
-export function sharedFloat32(n: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(4 * n));
-}
+export { sharedFloat32 };
 
-/** Zeroed tensors of `shape`, shared memory (Adam splits its pass over worker threads). */
+/**
+ * Zeroed tensors of `shape` in shared memory, each with room beside it for its gradient (allocGrads)
+ * and Adam moments, so Adam's SIMD kernel updates them in place (adam-kernel.ts).
+ */
 export function allocParams(shape: CltShape): CltParams {
   checkShape(shape);
   const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  const per = (n: (l: number) => number) => Array.from({ length: L }, (_, l) => sharedFloat32(n(l)));
+  const sizes: number[] = [];
+  for (let l = 0; l < L; l++) sizes.push(d * F, F, F, F * (L - l) * d);
+  sizes.push(L * d);
+  return fromList(shape, allocTensorGroups(sizes));
+}
+
+/** Zeroed gradient tensors for `p`, each beside its parameter (see allocParams). */
+export function allocGrads(p: CltParams): CltParams {
+  return fromList(
+    p.shape,
+    paramList(p).map(([, a]) => companion(a, 1)),
+  );
+}
+
+/** CltParams from tensors in paramList order. */
+function fromList(shape: CltShape, t: Float32Array[]): CltParams {
+  const L = shape.nLayers;
+  const at = (l: number, k: number) => t[4 * l + k]!;
   return {
     shape: { ...shape },
-    wEnc: per(() => d * F),
-    bEnc: per(() => F),
-    logTheta: per(() => F),
-    wDec: per((l) => F * (L - l) * d),
-    bDec: sharedFloat32(L * d),
+    wEnc: Array.from({ length: L }, (_, l) => at(l, 0)),
+    bEnc: Array.from({ length: L }, (_, l) => at(l, 1)),
+    logTheta: Array.from({ length: L }, (_, l) => at(l, 2)),
+    wDec: Array.from({ length: L }, (_, l) => at(l, 3)),
+    bDec: t[4 * L]!,
   };
 }
 

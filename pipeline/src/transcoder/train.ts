@@ -28,6 +28,7 @@ import {
 import { TfStep } from "./loss.ts";
 import { Adam, lambdaAt, lrAt } from "./optim.ts";
 import {
+  allocGrads,
   allocParams,
   type CltParams,
   type CltShape,
@@ -391,15 +392,18 @@ async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tra
   const resumed = opts.resume ? loadCompatibleCheckpoint(runDir, cfg, shape) : null;
   mkdirSync(runDir, { recursive: true });
   const buffer = new ActivationBuffer(source, cfg.bufferTokens, cfg.seed);
-  const adam = new Adam(
-    paramList(allocParams(shape)).map(([, a]) => a.length),
-    cfg.beta1,
-    cfg.beta2,
-    cfg.adamEps,
-    cfg.weightDecay,
-  );
+  // the moments go beside the parameters (adam-kernel.ts), so Adam is made once they exist
+  const newAdam = (params: CltParams) =>
+    new Adam(
+      paramList(params).map(([, a]) => a),
+      cfg.beta1,
+      cfg.beta2,
+      cfg.adamEps,
+      cfg.weightDecay,
+    );
   const sums = new MetricSums(shape.nLayers);
   if (resumed) {
+    const adam = newAdam(resumed.params);
     for (const [k, m] of resumed.m.entries()) adam.m[k]!.set(m);
     for (const [k, v] of resumed.v.entries()) adam.v[k]!.set(v);
     adam.t = resumed.st.adamT;
@@ -425,7 +429,7 @@ async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tra
     buffer,
     params,
     norm,
-    adam,
+    adam: newAdam(params),
     ema: Array.from({ length: shape.nLayers }, () => new Float32Array(shape.nFeatures).fill(cfg.initFiringRate)),
     sums,
     step: 0,
@@ -512,7 +516,7 @@ async function runSteps(
   const { ckDir, metricsPath, shape, totalSteps } = run;
   const { nLayers: L, dModel: d, nFeatures: F } = shape;
   const B = cfg.batchTokens;
-  const grads = allocParams(shape);
+  const grads = allocGrads(s.params);
   const pl = paramList(s.params).map(([, a]) => a);
   const gl = paramList(grads).map(([, a]) => a);
   const decay = paramList(s.params).map(([n]) => n.startsWith("W_"));
