@@ -142,7 +142,8 @@ const CREATE_SCHEMA_RE = /^CREATE\s+(?:[A-Z]+\s+)?(INDEX|CONSTRAINT)\s+(?!IF\s|F
 const DROP_SCHEMA_RE = /^DROP\s+(INDEX|CONSTRAINT)\s+(`[^`]+`|\w+)/i;
 
 export function importedSchemaPlan(migrations: Migration[] = loadMigrations()): ImportedSchemaPlan {
-  // name (or, unnamed, the statement itself) → CREATE statement; Map order is first-creation order
+  // "INDEX name" / "CONSTRAINT name" → CREATE statement; Map order is first-creation order. An unnamed
+  // create cannot be matched to a drop, so it counts as a data statement (migrateImported falls back).
   const schema = new Map<string, string>([["CONSTRAINT atlas_migration_id", MIGRATION_CONSTRAINT]]);
   const data: ImportedSchemaPlan["data"] = [];
   for (const m of migrations) {
