@@ -51,6 +51,8 @@ interface Setup {
   nParams: number;
   /** time(reps): seconds per step (run + Adam); adamShare: the Adam part of the last timing. */
   step: (path: StepPath) => { time: (reps: number) => number; eng: FusedStep; adamSeconds: () => number };
+  /** Stops Adam's worker thread, which would otherwise keep the last tensors it updated reachable. */
+  close: () => void;
 }
 
 function setup(shape: CltShape, B: number, firingRate: number): Setup {
@@ -69,23 +71,23 @@ function setup(shape: CltShape, B: number, firingRate: number): Setup {
   const step = (path: StepPath) => {
     const eng = new FusedStep(shape, B, { path });
     let adamMs = 0;
-    let calls = 0;
+    let calls = -1; // the warm-up call (first touch of the moments' pages) is not counted
     const one = () => {
       const n = eng.run(p, x, y, k, g).gradNorm;
       const t0 = performance.now();
       adam.step(pl, gl, 0, decay, n > 1 ? 1 / n : 1); // clipping at 1 folded into Adam, as train.ts does
-      adamMs += performance.now() - t0;
-      calls++;
+      if (calls++ >= 0) adamMs += performance.now() - t0;
     };
     const time = (reps: number) => {
+      adamMs = 0;
+      calls = -1;
       const t = timeIt(reps, one);
-      adamMs /= calls; // includes the warm-up call: a mean over every call
-      calls = 1;
+      adamMs /= Math.max(1, calls); // the same calls timeIt averages
       return t;
     };
     return { eng, time, adamSeconds: () => adamMs / 1000 };
   };
-  return { shape, B, x, y, p, g, nParams: pl.reduce((a, v) => a + v.length, 0), step };
+  return { shape, B, x, y, p, g, nParams: pl.reduce((a, v) => a + v.length, 0), step, close: () => adam.close() };
 }
 
 /**
@@ -241,6 +243,7 @@ function benchShape(name: string, shape: CltShape, B: number, rate: number, reps
       `${pad(tps(B, tSparseFloor), 18)}   ${pad((100 * (tSparseFloor / tFused)).toFixed(0), 4)}%   ${pad(tps(B, tDense), 16)}   ` +
       `${pad(np ? tps(B, np) : "-", 11)}   ${pad(np ? (np / tFused).toFixed(2) : "-", 7)}   ${pad(tTf ? tps(B, tTf) : "-", 14)}`,
   );
+  s.close();
   const fpt = flopsPerToken(L, d, F);
   const load = loadavg().map((v) => v.toFixed(1));
   say(`  dense step ${(fpt / 1e6).toFixed(1)} MFLOP/token; load average ${load.join(" ")}\n`);
@@ -286,6 +289,7 @@ if (scalingF.length > 0) {
     const a = s.step("auto");
     const t = a.time(1);
     const enc = encoderGemm(s, 2);
+    s.close();
     const l0 = a.eng.stats.active.reduce((x, v) => x + v, 0) / (L * B);
     scaling.push({ F, step: t, enc, l0, sparse: a.eng.sparseLayers.reduce((x, v) => x + v, 0) });
     const f0 = scaling[0]!;

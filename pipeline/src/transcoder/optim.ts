@@ -116,17 +116,16 @@ class AdamPool {
   /** [0]: workers finished this round; [1]: 1 when a worker failed (message in `error`). */
   private sync = new Int32Array(new SharedArrayBuffer(8));
   private error: string | null = null;
-  /** Kernel memories the workers have instantiated the kernel on. */
-  private sent = new Set<number>();
 
   constructor(n: number) {
-    // each worker keeps one kernel instance per memory (by id), over the same shared memory
+    // each run, a worker instantiates the kernel over the memories it is sent (~0.1 ms each) and
+    // keeps nothing: a worker that held them would keep every memory it saw alive until close()
     const src =
       `const { parentPort } = require("node:worker_threads");\n` +
       `const adamUpdate32 = ${adamUpdate32.toString()};\n` +
-      `const kernels = new Map();\n` +
       `parentPort.on("message", ({ module, memories, jobs, scalars, sync }) => {\n` +
       `  try {\n` +
+      `    const kernels = new Map();\n` +
       `    for (const { id, memory } of memories) kernels.set(id, new WebAssembly.Instance(module, { env: { memory } }).exports.adam);\n` +
       `    const [b1, b2, ss, isb, eps, , gs] = scalars;\n` +
       `    for (const j of jobs) {\n` +
@@ -157,13 +156,8 @@ class AdamPool {
     Atomics.store(sync, 1, 0);
     // cuts on multiples of 4 keep each part's SIMD loads aligned (any cut gives the same result)
     const cut = (j: AdamJob, k: number) => (k >= parts ? j.n : Math.floor((j.n * k) / parts / 4) * 4);
-    const memories: Array<{ id: number; memory: WasmMemory }> = [];
-    for (const j of jobs) {
-      if (j.km && !this.sent.has(j.km.id)) {
-        this.sent.add(j.km.id);
-        memories.push({ id: j.km.id, memory: j.km.memory });
-      }
-    }
+    const memories = new Map<number, WasmMemory>();
+    for (const j of jobs) if (j.km) memories.set(j.km.id, j.km.memory);
     this.workers.forEach((w, wi) => {
       const mine = jobs.map((j) => {
         const from = cut(j, wi + 1);
@@ -172,7 +166,13 @@ class AdamPool {
           ? { km: j.km.id, off: j.arrays.map((a) => a.byteOffset + 4 * from), wd: j.wd, from, to }
           : { km: null, arrays: j.arrays, wd: j.wd, from, to };
       });
-      w.postMessage({ module: adamModule, memories, jobs: mine, scalars, sync });
+      w.postMessage({
+        module: adamModule,
+        memories: [...memories].map(([id, memory]) => ({ id, memory })),
+        jobs: mine,
+        scalars,
+        sync,
+      });
     });
     for (const j of jobs) runJob(j, 0, cut(j, 1), scalars);
     // a worker that died before its handler ran never counts: give up after 10 min without progress
