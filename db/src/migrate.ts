@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Session, Transaction } from "neo4j-driver";
 import { getConfig, withSession } from "./driver.ts";
 import { MigrationError } from "./errors.ts";
 
@@ -105,17 +106,9 @@ export async function migrate(
         }
         log(`applying migration ${m.file} (${m.statements.length} statements)`);
         for (const [i, statement] of m.statements.entries()) {
-          try {
-            await session.run(statement);
-          } catch (err) {
-            const msg = err instanceof Error ? err.message : String(err);
-            throw new MigrationError(`migration ${m.file}, statement ${i + 1} failed: ${msg}`, { cause: err });
-          }
+          await runStatement(session, statement, `migration ${m.file}, statement ${i + 1}`);
         }
-        await session.run(
-          "MERGE (m:Migration {id: $id}) ON CREATE SET m.name = $name, m.checksum = $checksum, m.appliedAt = datetime()",
-          { id: m.id, name: m.name, checksum: m.checksum },
-        );
+        await recordApplied(session, [m]);
         result.applied.push(`${m.id}_${m.name}`);
       }
       // New indexes populate in the background; wait so callers can query them right away.
@@ -196,28 +189,36 @@ export async function migrateImported(
       const tx = session.beginTransaction();
       try {
         for (const [i, statement] of plan.schema.entries()) {
-          try {
-            await tx.run(statement);
-          } catch (err) {
-            const msg = err instanceof Error ? err.message : String(err);
-            throw new MigrationError(`imported store's schema, statement ${i + 1} (${statement}) failed: ${msg}`, {
-              cause: err,
-            });
-          }
+          await runStatement(tx, statement, `imported store's schema, statement ${i + 1} (${statement})`);
         }
         await tx.commit();
       } finally {
         if (tx.isOpen()) await tx.rollback();
       }
       await session.run("CALL db.awaitIndexes($s)", { s: 3600 });
-      await session.run(
-        `UNWIND $ms AS x MERGE (m:Migration {id: x.id})
-         ON CREATE SET m.name = x.name, m.checksum = x.checksum, m.appliedAt = datetime()`,
-        { ms: migrations.map((m) => ({ id: m.id, name: m.name, checksum: m.checksum })) },
-      );
+      await recordApplied(session, migrations);
       return { applied: migrations.map((m) => `${m.id}_${m.name}`), alreadyApplied: [], unknown: [] };
     },
     { database },
+  );
+}
+
+/** Runs one migration statement; a failure becomes a MigrationError naming `where`. */
+async function runStatement(runner: Session | Transaction, statement: string, where: string): Promise<void> {
+  try {
+    await runner.run(statement);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new MigrationError(`${where} failed: ${msg}`, { cause: err });
+  }
+}
+
+/** Records `migrations` as applied (idempotent by id: a record that exists is kept as it is). */
+async function recordApplied(runner: Session | Transaction, migrations: Migration[]): Promise<void> {
+  await runner.run(
+    `UNWIND $ms AS x MERGE (m:Migration {id: x.id})
+     ON CREATE SET m.name = x.name, m.checksum = x.checksum, m.appliedAt = datetime()`,
+    { ms: migrations.map((m) => ({ id: m.id, name: m.name, checksum: m.checksum })) },
   );
 }
 
