@@ -48,7 +48,7 @@ export class Adam {
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
     // 1/√bc2 as a factor: a multiply instead of a second division per element
-    const scalars: AdamScalars = [this.beta1, this.beta2, lr / bc1, 1 / Math.sqrt(bc2), this.eps, 1, gradScale];
+    const scalars: AdamScalars = [this.beta1, this.beta2, lr / bc1, 1 / Math.sqrt(bc2), this.eps, gradScale];
     const jobs: AdamJob[] = [];
     for (let k = 0; k < params.length; k++) {
       const arrays = [params[k]!, grads[k]!, this.m[k]!, this.v[k]!] as const;
@@ -73,8 +73,8 @@ export class Adam {
   }
 }
 
-/** b1, b2, stepSize = lr/bc1, 1/√bc2, eps, wd (per tensor, filled in), gradScale. */
-type AdamScalars = [number, number, number, number, number, number, number];
+/** b1, b2, stepSize = lr/bc1, 1/√bc2, eps, gradScale (the weight-decay factor is per tensor: AdamJob.wd). */
+type AdamScalars = [number, number, number, number, number, number];
 
 interface AdamJob {
   arrays: readonly [Float32Array, Float32Array, Float32Array, Float32Array];
@@ -101,9 +101,9 @@ function runJob(j: AdamJob, from: number, to: number, s: AdamScalars): void {
       s[3],
       s[4],
       j.wd,
-      s[6],
+      s[5],
     );
-  } else adamUpdate32(p, g, m, v, from, to, s[0], s[1], s[2], s[3], s[4], j.wd, s[6]);
+  } else adamUpdate32(p, g, m, v, from, to, s[0], s[1], s[2], s[3], s[4], j.wd, s[5]);
 }
 
 /**
@@ -127,7 +127,7 @@ class AdamPool {
       `  try {\n` +
       `    const kernels = new Map();\n` +
       `    for (const { id, memory } of memories) kernels.set(id, new WebAssembly.Instance(module, { env: { memory } }).exports.adam);\n` +
-      `    const [b1, b2, ss, isb, eps, , gs] = scalars;\n` +
+      `    const [b1, b2, ss, isb, eps, gs] = scalars;\n` +
       `    for (const j of jobs) {\n` +
       `      if (j.km !== null) kernels.get(j.km)(j.off[0], j.off[1], j.off[2], j.off[3], j.to - j.from, b1, b2, ss, isb, eps, j.wd, gs);\n` +
       `      else adamUpdate32(...j.arrays, j.from, j.to, b1, b2, ss, isb, eps, j.wd, gs);\n` +

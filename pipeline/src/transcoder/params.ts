@@ -41,10 +41,7 @@ export { sharedFloat32 };
  */
 export function allocParams(shape: CltShape): CltParams {
   checkShape(shape);
-  const { nLayers: L, dModel: d, nFeatures: F } = shape;
-  const sizes: number[] = [];
-  for (let l = 0; l < L; l++) sizes.push(d * F, F, F, F * (L - l) * d);
-  sizes.push(L * d);
+  const sizes = [...paramShapes(shape).values()].map((dims) => dims.reduce((a, b) => a * b, 1));
   return fromList(shape, allocTensorGroups(sizes));
 }
 
@@ -56,17 +53,18 @@ export function allocGrads(p: CltParams): CltParams {
   );
 }
 
-/** CltParams from tensors in paramList order. */
+/** CltParams from tensors in paramList (= paramShapes) order, placed by name. */
 function fromList(shape: CltShape, t: Float32Array[]): CltParams {
-  const L = shape.nLayers;
-  const at = (l: number, k: number) => t[4 * l + k]!;
+  const names = [...paramShapes(shape).keys()];
+  const at = (name: string) => t[names.indexOf(name)]!;
+  const perLayer = (prefix: string) => Array.from({ length: shape.nLayers }, (_, l) => at(`${prefix}_${l}`));
   return {
     shape: { ...shape },
-    wEnc: Array.from({ length: L }, (_, l) => at(l, 0)),
-    bEnc: Array.from({ length: L }, (_, l) => at(l, 1)),
-    logTheta: Array.from({ length: L }, (_, l) => at(l, 2)),
-    wDec: Array.from({ length: L }, (_, l) => at(l, 3)),
-    bDec: t[4 * L]!,
+    wEnc: perLayer("W_enc"),
+    bEnc: perLayer("b_enc"),
+    logTheta: perLayer("log_threshold"),
+    wDec: perLayer("W_dec"),
+    bDec: at("b_dec"),
   };
 }
 
