@@ -6,14 +6,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Rng } from "@circuit-atlas/util";
-import { compileAdamWat, GENERATED_PATH, generatedSource } from "../scripts/build-wasm.ts";
-import { adamModule, allocTensorGroups, companion, kernelMemory } from "../src/transcoder/adam-kernel.ts";
+import { compileWat, generatedSource, KERNELS } from "../scripts/build-wasm.ts";
+import { adamModule, allocTensorGroups, companion, kernelMemory } from "../src/transcoder/kernel-memory.ts";
 import { Adam } from "../src/transcoder/optim.ts";
 import { allocGrads, allocParams, paramList, sharedFloat32 } from "../src/transcoder/params.ts";
 
 test("the checked-in kernel bytes are adam.wat compiled (npm run build:wasm -w @circuit-atlas/pipeline)", async () => {
-  const bytes = await compileAdamWat();
-  assert.equal(readFileSync(GENERATED_PATH, "utf8"), generatedSource(bytes));
+  const bytes = await compileWat("adam");
+  assert.equal(readFileSync(KERNELS.adam.generated, "utf8"), generatedSource("adam", bytes));
   assert.ok(adamModule, "Node 20 runs WebAssembly SIMD: the kernel must load");
 });
 

@@ -2,17 +2,19 @@
 // parameters after several Adam steps (with changing active sets and a dense early phase), the
 // automatic per-layer switch, and the level-1 BLAS helpers against plain loops.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { Rng } from "@circuit-atlas/util";
 import * as tf from "@tensorflow/tfjs";
+import { compileWat, generatedSource, KERNELS } from "../scripts/build-wasm.ts";
 import { axpy, dot } from "../src/backend/index.ts";
 import { CLT } from "../src/transcoder/clt.ts";
 import { parseTrainConfig } from "../src/transcoder/config.ts";
 import { ReconstructionMetrics } from "../src/transcoder/eval.ts";
 import { FusedStep, type StepPath } from "../src/transcoder/fused.ts";
+import { sparseModule } from "../src/transcoder/kernel-memory.ts";
 import { Adam, globalNorm } from "../src/transcoder/optim.ts";
 import {
   allocGrads,
@@ -74,15 +76,32 @@ function close(name: string, a: Float32Array, b: Float32Array, tol: number): voi
 
 const coefs: LossCoefs = { lambda: 0.5, c: 4, lambdaPre: 0.01, bandwidth: 0.5 };
 
-function compareSteps(shape: CltShape, B: number, thetaMean: number[], seed: number): FusedStep {
+test("the checked-in sparse kernel bytes are sparse.wat compiled (npm run build:wasm -w @circuit-atlas/pipeline)", async () => {
+  const bytes = await compileWat("sparse");
+  assert.equal(readFileSync(KERNELS.sparse.generated, "utf8"), generatedSource("sparse", bytes));
+  assert.ok(sparseModule, "Node 20 runs WebAssembly SIMD: the kernels must load");
+});
+
+/**
+ * One step on each path; `opts` picks the sparse step's engine (kernels or BLAS row operations,
+ * threads). Checks the sparse step against the dense one and returns it.
+ */
+function compareSteps(
+  shape: CltShape,
+  B: number,
+  thetaMean: number[],
+  seed: number,
+  opts: { kernels?: boolean; threads?: number } = {},
+): FusedStep & { grads: CltParams } {
   const p = randomParams(shape, seed, thetaMean);
   const { x, y } = batch(shape, B, seed + 100);
+  // the sparse step's gradients beside the parameters (where the kernels need them), the dense one's apart
+  const gS = allocGrads(p);
   const gD = allocParams(shape);
-  const gS = allocParams(shape);
   // garbage in the sparse gradients: the step must overwrite, not accumulate
   for (const [, a] of paramList(gS)) a.fill(7);
   const dense = new FusedStep(shape, B, { path: "dense" });
-  const sparse = new FusedStep(shape, B, { path: "sparse" });
+  const sparse = new FusedStep(shape, B, { path: "sparse", ...opts });
   const sd = dense.run(p, x, y, coefs, gD);
   const snap = { ...sd, active: sd.active.slice(), fired: sd.fired.map((f) => f.slice()), sse: sd.sse.slice() };
   const ss = sparse.run(p, x, y, coefs, gS);
@@ -108,7 +127,7 @@ function compareSteps(shape: CltShape, B: number, thetaMean: number[], seed: num
     named.every(([, a]) => a.some((v) => v !== 0)),
     "every gradient tensor has nonzero entries",
   );
-  return sparse;
+  return Object.assign(sparse, { grads: gS });
 }
 
 test("sparse step = dense step (loss terms, stats, all gradients) on random shapes, sparse and dense regimes", () => {
@@ -121,12 +140,32 @@ test("sparse step = dense step (loss terms, stats, all gradients) on random shap
     [1, 32, 128, 17, [2.2]],
   ];
   for (const [k, [L, d, F, B, th]] of cases.entries()) {
-    const s = compareSteps({ nLayers: L, dModel: d, nFeatures: F }, B, th, 11 + k);
+    for (const kernels of [true, false]) {
+      const s = compareSteps({ nLayers: L, dModel: d, nFeatures: F }, B, th, 11 + k, { kernels });
+      assert.ok(
+        s.stats.active.every((a) => a > 0),
+        `case ${k}: some feature fires in every layer`,
+      );
+      assert.deepEqual(Array.from(s.kernelLayers), Array(L).fill(kernels ? 1 : 0), `case ${k}: kernels ${kernels}`);
+    }
+  }
+});
+
+test("sparse kernels: one thread and two give the same gradients bit for bit; d not a multiple of 4 falls back", () => {
+  const shape: CltShape = { nLayers: 3, dModel: 24, nFeatures: 200 };
+  const one = compareSteps(shape, 70, [2.2, 2.6, 1.8], 41, { threads: 1 });
+  const two = compareSteps(shape, 70, [2.2, 2.6, 1.8], 41, { threads: 2 });
+  assert.deepEqual(Array.from(two.kernelLayers), [1, 1, 1]);
+  const want = paramList(one.grads);
+  for (const [k, [name, a]] of paramList(two.grads).entries()) {
     assert.ok(
-      s.stats.active.every((a) => a > 0),
-      `case ${k}: some feature fires in every layer`,
+      a.every((v, i) => Object.is(v, want[k]![1][i])),
+      `${name}: the thread split changed a value`,
     );
   }
+  // the kernels take whole float32x4 lanes: d = 10 runs the BLAS row operations, same results
+  const odd = compareSteps({ nLayers: 2, dModel: 10, nFeatures: 64 }, 50, [2.2, 2.2], 43);
+  assert.deepEqual(Array.from(odd.kernelLayers), [0, 0]);
 });
 
 function train(path: StepPath, steps: number, sparseBelow?: number) {

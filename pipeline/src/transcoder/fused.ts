@@ -11,6 +11,7 @@ import { gemm } from "../backend/index.ts";
 import { jumpReluActive } from "./jumprelu.ts";
 import { type CltParams, type CltShape, decoderNorms } from "./params.ts";
 import { activeAxpy, decoderBackwardByFeature, encoderGradSparse, featureIndex, rowViews } from "./sparse.ts";
+import { SparseKernels } from "./sparse-kernel.ts";
 import { type LossCoefs, newStepStats, type StepStats, type TrainStep } from "./step.ts";
 
 /**
@@ -23,6 +24,13 @@ export type StepPath = "auto" | "dense" | "sparse";
 export interface FusedOptions {
   path?: StepPath;
   sparseBelow?: number;
+  /**
+   * Sparse layers run on sparse.wat's kernels on both cores where their tensors sit in kernel memory
+   * (sparse-kernel.ts; default), else on BLAS row operations (sparse.ts). false: always the latter.
+   */
+  kernels?: boolean;
+  /** Threads of the kernels (default: two where the machine has them). */
+  threads?: number;
 }
 
 /**
@@ -41,6 +49,8 @@ export class FusedStep implements TrainStep {
   readonly sparseBelow: number;
   /** Per layer: 1 when the last run took the sparse path. */
   readonly sparseLayers: Uint8Array;
+  /** Per layer: 1 when the last run's sparse decoder products ran on sparse.wat's kernels. */
+  readonly kernelLayers: Uint8Array;
   /** Per layer: candidates (active or within the ε-window) listed by the last run's scan. */
   readonly candidates: Float64Array;
   // z and dL/dz are needed one layer at a time (the backward reads z only at the candidates, kept
@@ -83,11 +93,13 @@ export class FusedStep implements TrainStep {
   private gTheta: Float64Array;
   private gNorm: Float64Array;
   private gBenc: Float64Array;
-  /** Sparse layers: candidate lists grouped by feature (sparse.ts featureIndex), dL/d‖w‖ / ‖w‖. */
-  private featStart: Int32Array;
-  private featQ = new Int32Array(0);
-  private qTok = new Int32Array(0);
-  private coef: Float64Array;
+  /** Per sparse layer: candidate lists grouped by feature (sparse.ts featureIndex). */
+  private featStart: Int32Array[];
+  private featQ: Int32Array[];
+  private qTok: Int32Array[];
+  /** Per layer: dL/d‖w_i‖ / ‖w_i‖ (the decoder-norm term's coefficient). */
+  private coef: Float64Array[];
+  private kernels: SparseKernels | null;
   readonly stats: StepStats;
 
   constructor(shape: CltShape, batch: number, opts: FusedOptions = {}) {
@@ -129,15 +141,23 @@ export class FusedStep implements TrainStep {
     this.gTheta = new Float64Array(F);
     this.gNorm = new Float64Array(F);
     this.gBenc = new Float64Array(F);
-    this.featStart = new Int32Array(F + 1);
-    this.coef = new Float64Array(F);
+    this.featStart = Array.from({ length: L }, () => new Int32Array(F + 1));
+    this.featQ = Array.from({ length: L }, () => new Int32Array(0));
+    this.qTok = Array.from({ length: L }, () => new Int32Array(0));
+    this.coef = Array.from({ length: L }, () => new Float64Array(F));
+    this.kernels = opts.kernels === false ? null : new SparseKernels(L, d, F, B, opts.threads);
+    this.kernelLayers = new Uint8Array(L);
     this.stats = newStepStats(L, F);
   }
 
-  private ensureFeatureIndex(nc: number): void {
-    if (this.featQ.length >= nc) return;
-    this.featQ = new Int32Array(Math.ceil(nc * 1.25));
-    this.qTok = new Int32Array(this.featQ.length);
+  /** Layer l's candidate lists grouped by feature (for the sparse products). */
+  private indexByFeature(l: number): void {
+    const nc = this.rowStart[l]![this.B]!;
+    if (this.featQ[l]!.length < nc) {
+      this.featQ[l] = new Int32Array(Math.ceil(nc * 1.25));
+      this.qTok[l] = new Int32Array(this.featQ[l]!.length);
+    }
+    featureIndex(this.cand[l]!, this.rowStart[l]!, this.B, this.F, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!);
   }
 
   /**
@@ -149,8 +169,9 @@ export class FusedStep implements TrainStep {
     const Ld = L * d;
     const st = this.stats;
     const yhat = this.yhat;
-    // ---- forward, per layer: z = b_enc + x·W_enc (the bias rides in the GEMM's C, beta = 1), then
-    // JumpReLU, sparsity and pre-activation terms while z is still in cache. The pre-activation
+    // ---- forward, per layer: z = x·W_enc + b_enc (the GEMM writes x·W_enc; the scan adds the bias
+    // to the few elements it lists and compares the rest against thresholds less the bias, so no
+    // pass writes the bias over [B, F]), then JumpReLU, sparsity and pre-activation terms. The pre-activation
     // term Σ_t ReLU(θ−z)·n is accumulated per feature as n·(count_below·θ − Σ_below z).
     // Elements with θ − z ≥ hh are below the ε-window: a = 0, no θ-gradient and dL/dz = −λ_P/B·n,
     // so beyond one dense scan both passes only work on the others (the "candidates", a few % of
@@ -161,19 +182,25 @@ export class FusedStep implements TrainStep {
     const hh = k.bandwidth / 2 > 0 ? k.bandwidth / 2 : Number.MIN_VALUE;
     const z = this.z;
     columnSums(x, B, Ld, this.xSum);
+    const kx = this.kernels;
+    kx?.begin(p, grads, x);
+    const kxBegun = kx !== null;
+    const half = k.bandwidth / 2;
+    // decoder norms and Σ_t z per layer in one round on both threads where the kernels can
+    const pro = kx?.prologue(p, this.xSum, this.norms, this.sumZ) ?? null;
     for (let l = 0; l < L; l++) {
       const b = p.bEnc[l]!;
       const n = this.norms[l]!;
       const th = this.theta[l]!;
       const lt = p.logTheta[l]!;
       for (let i = 0; i < F; i++) th[i] = Math.exp(lt[i]!);
-      for (let t = 0; t < B; t++) z.set(b, t * F);
-      gemm(false, false, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 1, z, F);
-      decoderNorms(p.wDec[l]!, F, n);
+      gemm(false, false, B, F, d, 1, x.subarray(l * d), Ld, p.wEnc[l]!, F, 0, z, F);
+      if (!pro?.norms[l]) decoderNorms(p.wDec[l]!, F, n);
       const fired = st.fired[l]!;
       // Σ_t z_ti = (Σ_t x_t)·W_enc[:, i] + B·b_i (float64, instead of a sum in the hot loop)
       const sz = this.sumZ[l]!;
-      sumPreActs(this.xSum, l * d, d, p.wEnc[l]!, b, B, F, sz);
+      if (pro?.sums[l]) for (let i = 0; i < F; i++) sz[i]! += B * b[i]!;
+      else sumPreActs(this.xSum, l * d, d, p.wEnc[l]!, b, B, F, sz);
       const szA = this.sumZActive[l]!.fill(0);
       const eq = this.countEq[l]!.fill(0);
       fired.fill(0);
@@ -181,17 +208,17 @@ export class FusedStep implements TrainStep {
       // a is nonzero only at the previous step's candidates: clear those instead of all of a
       if (this.aDirty[l]) clearCandidates(this.a[l]!, this.cand[l]!, rowStart, B, F);
       this.aDirty[l] = 0;
-      // z ≤ lo implies θ − z ≥ hh despite rounding: the scan may list a few extra elements just
-      // below the window, which both passes treat exactly like unlisted ones
+      // x·W ≤ lo implies θ − z ≥ hh despite rounding (of z = x·W + b too): the scan may list a few
+      // extra elements just below the window, which both passes treat exactly like unlisted ones
       const lo = this.scanLo;
-      for (let i = 0; i < F; i++) lo[i] = th[i]! - hh - 1e-6 * (Math.abs(th[i]!) + hh);
-      let nc = scanCandidates(z, lo, this.cand[l]!, this.zCand[l]!, rowStart, B, F);
+      for (let i = 0; i < F; i++) lo[i] = th[i]! - hh - 1e-6 * (Math.abs(th[i]!) + hh + Math.abs(b[i]!)) - b[i]!;
+      let nc = scanCandidates(z, lo, b, this.cand[l]!, this.zCand[l]!, rowStart, B, F);
       while (nc < 0) {
         // more candidates than the lists hold (the dense early phase): grow and scan again
         const cap = Math.min(B * F, 2 * this.cand[l]!.length);
         this.cand[l] = new Int32Array(cap);
         this.zCand[l] = new Float32Array(cap);
-        nc = scanCandidates(z, lo, this.cand[l]!, this.zCand[l]!, rowStart, B, F);
+        nc = scanCandidates(z, lo, b, this.cand[l]!, this.zCand[l]!, rowStart, B, F);
       }
       const cand = this.cand[l]!;
       const zc = this.zCand[l]!;
@@ -206,6 +233,12 @@ export class FusedStep implements TrainStep {
       if (this.tanhCand[l]!.length < nc) this.tanhCand[l] = new Float64Array(Math.ceil(nc * 1.25));
       forwardPass(zc, sparse ? null : a, th, n, fired, szA, eq, cand, rowStart, this.tanhCand[l]!, B, c, this.pair);
       if (!sparse) this.aDirty[l] = 1;
+      else {
+        this.indexByFeature(l);
+        if (kx) {
+          kx.prepareDecoder(l, zc, th, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!, half);
+        }
+      }
       const act = this.pair[0]!;
       sp += this.pair[1]!;
       const below = this.countBelow[l]!;
@@ -219,14 +252,18 @@ export class FusedStep implements TrainStep {
     }
     // ---- forward: decoder GEMMs into ŷ (b_dec broadcast first)
     for (let t = 0; t < B; t++) yhat.set(p.bDec, t * Ld);
+    const onKernels = (l: number) => kxBegun && this.sparseLayers[l] === 1 && kx!.decoderOn(l);
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
+      if (onKernels(l)) continue;
       if (this.sparseLayers[l]) {
         const yRows = rowViews(yhat, l * d, Ld, n, B);
         const wRows = rowViews(p.wDec[l]!, 0, n, n, F);
         activeAxpy(yRows, wRows, this.zCand[l]!, this.theta[l]!, this.cand[l]!, this.rowStart[l]!, B, n);
       } else gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
     }
+    for (let l = 0; l < L; l++) this.kernelLayers[l] = onKernels(l) ? 1 : 0;
+    if (kxBegun) kx!.decoderForward(p, yhat);
     // ---- MSE and its gradient in one pass: R = ŷ − y, then dMSE/dŷ = 2R/B kept in yhat,
     // Σ_t dMSE/dŷ_t into grad b_dec, and Σy, Σy² for the FVU denominator Σ‖y − ȳ‖².
     let mse = 0;
@@ -259,7 +296,22 @@ export class FusedStep implements TrainStep {
     const lamB = k.lambda / B;
     const lpB = k.lambdaPre / B;
     const eps = k.bandwidth;
-    const half = eps / 2;
+    // dL/d‖w_i‖ depends on z only (sparsity term at the active candidates, then the pre-activation
+    // term d/dn = λ_P/B·Σ_below(θ−z)), and the ∂W_dec passes need it as coef = dL/d‖w‖ / ‖w‖
+    for (let l = 0; l < L; l++) {
+      const gN = this.gNorm.fill(0);
+      const nc = this.rowStart[l]![B]!;
+      const th = this.theta[l]!;
+      const nr = this.norms[l]!;
+      const below = this.countBelow[l]!;
+      const szB = this.sumZBelow[l]!;
+      normCoefCandidates(this.zCand[l]!, th, this.tanhCand[l]!, this.cand[l]!, gN, nc, c, lamB);
+      for (let i = 0; i < F; i++) gN[i]! += lpB * (below[i]! * th[i]! - szB[i]!);
+      const coef = this.coef[l]!;
+      for (let i = 0; i < F; i++) coef[i] = nr[i]! > 0 ? gN[i]! / nr[i]! : 0;
+    }
+    if (kxBegun) gradSq += kx!.decoderBackward(p, grads, g, this.coef);
+    let encoderOnKernels = false;
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
       const sparse = this.sparseLayers[l] === 1;
@@ -276,21 +328,13 @@ export class FusedStep implements TrainStep {
       const nr = this.norms[l]!;
       const th = this.theta[l]!;
       const below = this.countBelow[l]!;
-      const szB = this.sumZBelow[l]!;
       const tanhC = this.tanhCand[l]!;
-      // dL/d‖w_i‖ first: it depends on z only (sparsity term at the active candidates, then the
-      // pre-activation term d/dn = λ_P/B·Σ_below(θ−z)), and the sparse ∂W_dec pass needs it
-      const gN = this.gNorm.fill(0);
-      normCoefCandidates(zc, th, tanhC, cand, gN, nc, c, lamB);
-      for (let i = 0; i < F; i++) gN[i]! += lpB * (below[i]! * th[i]! - szB[i]!);
+      const coef = this.coef[l]!;
       const gwDec = grads.wDec[l]!;
       // dL/da (MSE part) at the candidates: G_ℓ·W_dec[ℓ]ᵀ, densely (one GEMM, then a gather), or
       // per candidate that needs it inside the feature-by-feature pass that also writes ∂W_dec
-      if (sparse) {
-        this.ensureFeatureIndex(nc);
-        featureIndex(cand, rowStart, B, F, this.featStart, this.featQ, this.qTok);
-        const coef = this.coef;
-        for (let i = 0; i < F; i++) coef[i] = nr[i]! > 0 ? gN[i]! / nr[i]! : 0;
+      if (onKernels(l)) kx!.gatherDa(l, gaC, nc);
+      else if (sparse) {
         gradSq += decoderBackwardByFeature(
           rowViews(g, l * d, Ld, n, B),
           rowViews(p.wDec[l]!, 0, n, n, F),
@@ -298,9 +342,9 @@ export class FusedStep implements TrainStep {
           coef,
           zc,
           th,
-          this.featStart,
-          this.featQ,
-          this.qTok,
+          this.featStart[l]!,
+          this.featQ[l]!,
+          this.qTok[l]!,
           gaC,
           F,
           n,
@@ -340,6 +384,13 @@ export class FusedStep implements TrainStep {
       if (sparse) {
         // dL/dz = −λ_P/B·n + (candidate corrections): ∂W_enc = x̄ ⊗ (−λ_P/B·n) + sparse part
         for (let q = 0; q < nc; q++) gzC[q] = gzC[q]! - negPre[cand[q]!]!;
+        if (
+          kxBegun &&
+          kx!.prepareEncoder(l, gzC, negPre, this.xSum, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!)
+        ) {
+          encoderOnKernels = true;
+          continue;
+        }
         if (!this.encT) this.encT = new Float32Array(F * d);
         const encT = this.encT;
         const xRows = rowViews(x, l * d, Ld, d, B);
@@ -367,9 +418,10 @@ export class FusedStep implements TrainStep {
         gemm(true, false, d, F, B, 1, x.subarray(l * d), Ld, ga, F, 0, grads.wEnc[l]!, F);
         gradSq += sumSquares(grads.wEnc[l]!);
         gemm(true, false, F, n, B, 1, this.a[l]!, F, g.subarray(l * d), Ld, 0, gwDec, n);
-        gradSq += addNormGrad(p.wDec[l]!, gwDec, nr, gN, F, n);
+        gradSq += addNormGrad(p.wDec[l]!, gwDec, coef, F, n);
       }
     }
+    if (encoderOnKernels) gradSq += kx!.encoderGrad(grads);
     st.gradNorm = Math.sqrt(gradSq);
     return st;
   }
@@ -456,18 +508,10 @@ function msePass(
  * Decoder-norm terms onto the dense ∂W_dec: gwd[i, :] += (gN_i/‖w_i‖)·wd[i, :] (d‖w‖/dw = w/‖w‖),
  * rows of length n. Returns Σ of the squared results (the row is still in cache).
  */
-function addNormGrad(
-  wd: Float32Array,
-  gwd: Float32Array,
-  nr: Float32Array,
-  gN: Float64Array,
-  F: number,
-  n: number,
-): number {
+function addNormGrad(wd: Float32Array, gwd: Float32Array, coefs: Float64Array, F: number, n: number): number {
   let sq = 0;
   for (let i = 0; i < F; i++) {
-    const ni = nr[i]!;
-    const coef = ni > 0 ? gN[i]! / ni : 0;
+    const coef = coefs[i]!;
     const off = i * n;
     if (coef !== 0) for (let r = 0; r < n; r++) gwd[off + r]! += coef * wd[off + r]!;
     for (let r = 0; r < n; r++) sq += gwd[off + r]! ** 2;
@@ -526,7 +570,7 @@ function clearCandidates(a: Float32Array, cand: Int32Array, rowStart: Int32Array
 }
 
 /**
- * Lists, row by row, the column indices (cand) and values (zc) of the elements of z with
+ * Lists, row by row, the column indices (cand) and values z + b (zc) of the elements of z with
  * !(z ≤ lo) (which includes NaN). Returns their count, or −1 when the lists might overflow. The
  * only dense pass over z: unrolled by four with one test per group, since nearly all groups have
  * no candidate.
@@ -534,6 +578,7 @@ function clearCandidates(a: Float32Array, cand: Int32Array, rowStart: Int32Array
 function scanCandidates(
   z: Float32Array,
   lo: Float64Array,
+  b: Float32Array,
   cand: Int32Array,
   zc: Float32Array,
   rowStart: Int32Array,
@@ -557,26 +602,26 @@ function scanCandidates(
       if (z0 <= lo[i]! && z1 <= lo[i + 1]! && z2 <= lo[i + 2]! && z3 <= lo[i + 3]!) continue;
       if (!(z0 <= lo[i]!)) {
         cand[nc] = i;
-        zc[nc++] = z0;
+        zc[nc++] = z0 + b[i]!;
       }
       if (!(z1 <= lo[i + 1]!)) {
         cand[nc] = i + 1;
-        zc[nc++] = z1;
+        zc[nc++] = z1 + b[i + 1]!;
       }
       if (!(z2 <= lo[i + 2]!)) {
         cand[nc] = i + 2;
-        zc[nc++] = z2;
+        zc[nc++] = z2 + b[i + 2]!;
       }
       if (!(z3 <= lo[i + 3]!)) {
         cand[nc] = i + 3;
-        zc[nc++] = z3;
+        zc[nc++] = z3 + b[i + 3]!;
       }
     }
     for (; i < F; i++) {
       const zi = z[off + i]!;
       if (!(zi <= lo[i]!)) {
         cand[nc] = i;
-        zc[nc++] = zi;
+        zc[nc++] = zi + b[i]!;
       }
     }
   }

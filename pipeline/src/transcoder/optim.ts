@@ -1,8 +1,8 @@
 // Adam(W) on Float32Array parameter lists (fp32 moments), global-norm clipping and the LR/λ schedules.
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
-import { adamModule, companion, type KernelMemory, kernelMemory, type WasmMemory } from "./adam-kernel.ts";
 import type { CltTrainConfig } from "./config.ts";
+import { companion, type KernelMemory, kernelMemory } from "./kernel-memory.ts";
+import { callHere, KernelPool, type PoolCall } from "./pool.ts";
 
 /**
  * Exact Adam touches every parameter every step (the CLT loss gives every row a gradient), so tensors
@@ -13,7 +13,7 @@ const PARALLEL_MIN = 1 << 20;
 /**
  * Adam(W) with float32 arithmetic (as PyTorch's on float32 parameters): the WebAssembly SIMD kernel
  * (adam.wat) in place where a tensor's parameter, gradient and moments share a kernel memory
- * (adam-kernel.ts: allocParams, allocGrads and this constructor put them there), else adamUpdate32,
+ * (kernel-memory.ts: allocParams, allocGrads and this constructor put them there), else adamUpdate32,
  * the same operations in JS, bit for bit.
  */
 export class Adam {
@@ -22,7 +22,7 @@ export class Adam {
   t = 0;
   /** Threads the update runs on (this one included); 1 = no workers. */
   readonly threads: number;
-  private pool: AdamPool | null = null;
+  private pool: KernelPool | null = null;
 
   /** `params`: the tensors this optimizer will update (the moments are placed beside them). */
   constructor(
@@ -62,8 +62,16 @@ export class Adam {
       } else runJob(job, 0, n, scalars);
     }
     if (jobs.length === 0) return;
-    this.pool ??= new AdamPool(this.threads - 1);
-    this.pool.run(jobs, scalars);
+    this.pool ??= new KernelPool(this.threads - 1, { adamUpdate32 });
+    // each tensor cut into equal parts, one per thread; cuts on multiples of 4 keep each part's SIMD
+    // loads aligned (the update is elementwise, so any cut gives the same result)
+    const parts = this.threads;
+    const cut = (j: AdamJob, k: number) => (k >= parts ? j.n : Math.floor((j.n * k) / parts / 4) * 4);
+    const share = (k: number) => jobs.map((j) => jobCall(j, cut(j, k), cut(j, k + 1), scalars));
+    this.pool.run(
+      Array.from({ length: parts - 1 }, (_, w) => share(w + 1)),
+      share(0),
+    );
   }
 
   /** Stops the worker threads (they are unref'd, so an exiting process need not call this). */
@@ -84,113 +92,18 @@ interface AdamJob {
   n: number;
 }
 
-/** Elements [from, to) of one tensor on this thread. */
-function runJob(j: AdamJob, from: number, to: number, s: AdamScalars): void {
-  const [p, g, m, v] = j.arrays;
+/** Elements [from, to) of one tensor, as a call any thread can run. */
+function jobCall(j: AdamJob, from: number, to: number, s: AdamScalars): PoolCall {
+  const tail = [s[0], s[1], s[2], s[3], s[4], j.wd, s[5]];
   if (j.km) {
-    const o = 4 * from;
-    j.km.kernel(
-      p.byteOffset + o,
-      g.byteOffset + o,
-      m.byteOffset + o,
-      v.byteOffset + o,
-      to - from,
-      s[0],
-      s[1],
-      s[2],
-      s[3],
-      s[4],
-      j.wd,
-      s[5],
-    );
-  } else adamUpdate32(p, g, m, v, from, to, s[0], s[1], s[2], s[3], s[4], j.wd, s[5]);
+    const off = j.arrays.map((a) => a.byteOffset + 4 * from);
+    return { module: "adam", fn: "adam", mem: j.km, args: [...off, to - from, ...tail] };
+  }
+  return { js: "adamUpdate32", args: [...j.arrays, from, to, ...tail] };
 }
 
-/**
- * Worker threads running the update on element ranges of shared tensors. The step stays synchronous:
- * each worker gets its ranges by message, this thread does its own share, then waits on a shared
- * counter (Atomics) for the workers. The update is elementwise, so the split changes no result.
- */
-class AdamPool {
-  private workers: Worker[];
-  /** [0]: workers finished this round; [1]: 1 when a worker failed (message in `error`). */
-  private sync = new Int32Array(new SharedArrayBuffer(8));
-  private error: string | null = null;
-
-  constructor(n: number) {
-    // each run, a worker instantiates the kernel over the memories it is sent (~0.1 ms each) and
-    // keeps nothing: a worker that held them would keep every memory it saw alive until close()
-    const src =
-      `const { parentPort } = require("node:worker_threads");\n` +
-      `const adamUpdate32 = ${adamUpdate32.toString()};\n` +
-      `parentPort.on("message", ({ module, memories, jobs, scalars, sync }) => {\n` +
-      `  try {\n` +
-      `    const kernels = new Map();\n` +
-      `    for (const { id, memory } of memories) kernels.set(id, new WebAssembly.Instance(module, { env: { memory } }).exports.adam);\n` +
-      `    const [b1, b2, ss, isb, eps, gs] = scalars;\n` +
-      `    for (const j of jobs) {\n` +
-      `      if (j.km !== null) kernels.get(j.km)(j.off[0], j.off[1], j.off[2], j.off[3], j.to - j.from, b1, b2, ss, isb, eps, j.wd, gs);\n` +
-      `      else adamUpdate32(...j.arrays, j.from, j.to, b1, b2, ss, isb, eps, j.wd, gs);\n` +
-      `    }\n` +
-      `  } catch (err) {\n` +
-      `    parentPort.postMessage(String(err && err.stack || err));\n` +
-      `    Atomics.store(sync, 1, 1);\n` +
-      `  }\n` +
-      `  Atomics.add(sync, 0, 1);\n` +
-      `  Atomics.notify(sync, 0);\n` +
-      `});\n`;
-    this.workers = Array.from({ length: n }, () => {
-      const w = new Worker(src, { eval: true });
-      w.on("message", (m: string) => {
-        this.error = m;
-      });
-      w.unref();
-      return w;
-    });
-  }
-
-  run(jobs: AdamJob[], scalars: AdamScalars): void {
-    const parts = this.workers.length + 1;
-    const sync = this.sync;
-    Atomics.store(sync, 0, 0);
-    Atomics.store(sync, 1, 0);
-    // cuts on multiples of 4 keep each part's SIMD loads aligned (any cut gives the same result)
-    const cut = (j: AdamJob, k: number) => (k >= parts ? j.n : Math.floor((j.n * k) / parts / 4) * 4);
-    const memories = new Map<number, WasmMemory>();
-    for (const j of jobs) if (j.km) memories.set(j.km.id, j.km.memory);
-    this.workers.forEach((w, wi) => {
-      const mine = jobs.map((j) => {
-        const from = cut(j, wi + 1);
-        const to = cut(j, wi + 2);
-        return j.km
-          ? { km: j.km.id, off: j.arrays.map((a) => a.byteOffset + 4 * from), wd: j.wd, from, to }
-          : { km: null, arrays: j.arrays, wd: j.wd, from, to };
-      });
-      w.postMessage({
-        module: adamModule,
-        memories: [...memories].map(([id, memory]) => ({ id, memory })),
-        jobs: mine,
-        scalars,
-        sync,
-      });
-    });
-    for (const j of jobs) runJob(j, 0, cut(j, 1), scalars);
-    // a worker that died before its handler ran never counts: give up after 10 min without progress
-    let waited = 0;
-    for (let done = Atomics.load(sync, 0); done < this.workers.length; done = Atomics.load(sync, 0)) {
-      if (Atomics.wait(sync, 0, done, 1000) === "timed-out" && ++waited > 600) {
-        throw new Error(`Adam worker threads did not finish (${done} of ${this.workers.length} in 10 min)`);
-      }
-      if (Atomics.load(sync, 0) !== done) waited = 0;
-    }
-    if (Atomics.load(sync, 1) !== 0) {
-      throw new Error(`Adam worker thread failed${this.error ? `: ${this.error.split("\n")[0]}` : ""}`);
-    }
-  }
-
-  close(): void {
-    for (const w of this.workers) void w.terminate();
-  }
+function runJob(j: AdamJob, from: number, to: number, s: AdamScalars): void {
+  callHere(jobCall(j, from, to, s), null, { adamUpdate32 });
 }
 
 /**

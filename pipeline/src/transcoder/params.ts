@@ -9,7 +9,7 @@
 
 import { Rng } from "@circuit-atlas/util";
 import { dot, gemm } from "../backend/index.ts";
-import { allocTensorGroups, companion, sharedFloat32 } from "./adam-kernel.ts";
+import { allocTensorGroups, companion, sharedFloat32 } from "./kernel-memory.ts";
 
 export interface CltShape {
   nLayers: number;
@@ -37,7 +37,7 @@ export { sharedFloat32 };
 
 /**
  * Zeroed tensors of `shape` in shared memory, each with room beside it for its gradient (allocGrads)
- * and Adam moments, so Adam's SIMD kernel updates them in place (adam-kernel.ts).
+ * and Adam moments, so Adam's SIMD kernel updates them in place (kernel-memory.ts).
  */
 export function allocParams(shape: CltShape): CltParams {
   checkShape(shape);

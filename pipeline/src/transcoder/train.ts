@@ -392,7 +392,7 @@ async function initOrResume(opts: TrainCltOptions, cfg: CltTrainConfig, run: Tra
   const resumed = opts.resume ? loadCompatibleCheckpoint(runDir, cfg, shape) : null;
   mkdirSync(runDir, { recursive: true });
   const buffer = new ActivationBuffer(source, cfg.bufferTokens, cfg.seed);
-  // the moments go beside the parameters (adam-kernel.ts), so Adam is made once they exist
+  // the moments go beside the parameters (kernel-memory.ts), so Adam is made once they exist
   const newAdam = (params: CltParams) =>
     new Adam(
       paramList(params).map(([, a]) => a),
