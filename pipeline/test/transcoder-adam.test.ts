@@ -7,7 +7,13 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Rng } from "@circuit-atlas/util";
 import { compileWat, generatedSource, KERNELS } from "../scripts/build-wasm.ts";
-import { adamModule, allocTensorGroups, companion, kernelMemory } from "../src/transcoder/kernel-memory.ts";
+import {
+  adamModule,
+  allocTensorGroups,
+  companion,
+  kernelMemory,
+  reserveBytes,
+} from "../src/transcoder/kernel-memory.ts";
 import { Adam } from "../src/transcoder/optim.ts";
 import { allocGrads, allocParams, paramList, sharedFloat32 } from "../src/transcoder/params.ts";
 
@@ -182,4 +188,20 @@ test("kernel memories are packed below the limit; a tensor too large for one sta
   assert.equal(mems[5], null);
   assert.ok(t[2]!.buffer instanceof SharedArrayBuffer, "a plain tensor is still shared (worker threads)");
   for (const [k, a] of t.entries()) assert.equal(a.length, sizes[k]);
+});
+
+test("a kernel memory's scratch grows on demand and earlier views stay valid", () => {
+  const [a] = allocTensorGroups([1000]);
+  const km = kernelMemory(a!)!;
+  assert.ok(km, "the tensor sits in a kernel memory");
+  a!.fill(3);
+  const before = km.memory.buffer.byteLength;
+  assert.ok(km.scratchBase >= 4 * 4 * 1000 && km.scratchBase <= before);
+  assert.ok(reserveBytes(km, before + 3 * 65536 + 5), "growing by a few pages");
+  assert.ok(km.memory.buffer.byteLength >= before + 3 * 65536 + 5);
+  assert.ok(
+    a!.every((v) => v === 3),
+    "the tensor's view still reads its values",
+  );
+  assert.equal(reserveBytes(km, 2 ** 32), false, "beyond the wasm32 limit is refused, not thrown");
 });

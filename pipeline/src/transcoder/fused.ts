@@ -39,6 +39,12 @@ export interface FusedOptions {
  * (level-3 runs ~25-40× faster per element here), so below ~3 % candidates the sparse path wins.
  */
 export const SPARSE_BELOW = 0.03;
+/**
+ * The switch point with sparse.wat's kernels (sparse-kernel.ts), measured with both paths forced
+ * (1 Dec 2026): at 5 % candidates sparse took 95 vs 113 ms (demo 4×128, F = 512, B = 2048) and 1.0 vs
+ * 3.0 s (12×768, F = 1024, B = 1024); at 8 %, 134 vs 121 ms and 1.8 vs 3.1 s; at 12 %, 162 vs 138 ms.
+ */
+export const SPARSE_BELOW_KERNELS = 0.06;
 
 export class FusedStep implements TrainStep {
   readonly L: number;
@@ -108,7 +114,8 @@ export class FusedStep implements TrainStep {
     this.F = shape.nFeatures;
     this.B = batch;
     this.path = opts.path ?? "auto";
-    this.sparseBelow = opts.sparseBelow ?? SPARSE_BELOW;
+    this.sparseBelow =
+      opts.sparseBelow ?? (opts.kernels !== false && shape.dModel % 4 === 0 ? SPARSE_BELOW_KERNELS : SPARSE_BELOW);
     const { L, d, F, B } = this;
     const per = (n: number) => Array.from({ length: L }, () => new Float32Array(n));
     this.z = new Float32Array(B * F);

@@ -4,12 +4,12 @@
 //
 // Why kernels and not BLAS level-1 calls: a decoder row is (L−ℓ)·d floats and a layer has ~30 active
 // features per token, so the per-(token, feature) row operations of the sparse step are memory-bound
-// on rows that leave the cache between uses. The kernels walk each layer in column tiles of d/2 floats:
-// within a tile the batch's rows of ŷ or G (B·d/2 floats) stay in cache while every decoder row's tile
-// streams past once, the four passes over a decoder row (scale, dots, saxpys, squares) are one, and
-// the two threads take alternate tiles, so they never write the same bytes. A wasm function sees only
-// its own memory, so the batch's x and G are copied into each kernel memory's scratch once per step
-// (~40 MB each) and each memory's share of ŷ is added back the same way.
+// on rows that leave the cache between uses. The kernels walk each layer in column tiles (B rows of a
+// tile of G or ŷ stay in L3 while every decoder row's tile streams past once), fuse the four passes
+// over a decoder row (scale, dots, saxpys, squares) into one, and split the work between the threads
+// so that none writes another's bytes: the forward by columns, the backward by features. A wasm
+// function sees only its own memory, so the batch's x and G are copied into each kernel memory's
+// scratch once per step (~40 MB each) and each memory's share of ŷ is added back the same way.
 //
 // The lists a kernel reads, per layer, in feature order (entries fs[i] .. fs[i+1])):
 //   decoder  tok (byte offset of the token's row), act (z where the feature fires, else 0): every
@@ -95,7 +95,7 @@ export class SparseKernels {
     this.enc = Array.from({ length: L }, () => null);
     this.decKm = Array.from({ length: L }, () => null);
     this.encKm = Array.from({ length: L }, () => null);
-    this.tile = Number(process.env.CLT_TILE ?? 0) || Math.max(64, Math.floor((6 << 20) / (4 * B) / 4) * 4);
+    this.tile = Math.max(64, Math.floor((6 << 20) / (4 * B) / 4) * 4);
     this.kqCache = Array.from({ length: L }, () => new Int32Array(0));
   }
 
