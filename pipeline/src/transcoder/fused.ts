@@ -186,13 +186,12 @@ export class FusedStep implements TrainStep {
     let sp = 0;
     let pre = 0;
     const c = k.c;
-    const hh = k.bandwidth / 2 > 0 ? k.bandwidth / 2 : Number.MIN_VALUE;
+    const half = k.bandwidth / 2;
+    const hh = half > 0 ? half : Number.MIN_VALUE;
     const z = this.z;
     columnSums(x, B, Ld, this.xSum);
     const kx = this.kernels;
     kx?.begin(p, grads, x);
-    const kxBegun = kx !== null;
-    const half = k.bandwidth / 2;
     // decoder norms and Σ_t z per layer in one round on both threads where the kernels can
     const pro = kx?.prologue(p, this.xSum, this.norms, this.sumZ) ?? null;
     for (let l = 0; l < L; l++) {
@@ -242,9 +241,7 @@ export class FusedStep implements TrainStep {
       if (!sparse) this.aDirty[l] = 1;
       else {
         this.indexByFeature(l);
-        if (kx) {
-          kx.prepareDecoder(l, zc, th, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!, half);
-        }
+        kx?.prepareDecoder(l, zc, th, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!, half);
       }
       const act = this.pair[0]!;
       sp += this.pair[1]!;
@@ -259,7 +256,7 @@ export class FusedStep implements TrainStep {
     }
     // ---- forward: decoder GEMMs into ŷ (b_dec broadcast first)
     for (let t = 0; t < B; t++) yhat.set(p.bDec, t * Ld);
-    const onKernels = (l: number) => kxBegun && this.sparseLayers[l] === 1 && kx!.decoderOn(l);
+    const onKernels = (l: number) => kx !== null && this.sparseLayers[l] === 1 && kx.decoderOn(l);
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
       if (onKernels(l)) continue;
@@ -270,7 +267,7 @@ export class FusedStep implements TrainStep {
       } else gemm(false, false, B, n, F, 1, this.a[l]!, F, p.wDec[l]!, n, 1, yhat.subarray(l * d), Ld);
     }
     for (let l = 0; l < L; l++) this.kernelLayers[l] = onKernels(l) ? 1 : 0;
-    if (kxBegun) kx!.decoderForward(p, yhat);
+    kx?.decoderForward(p, yhat);
     // ---- MSE and its gradient in one pass: R = ŷ − y, then dMSE/dŷ = 2R/B kept in yhat,
     // Σ_t dMSE/dŷ_t into grad b_dec, and Σy, Σy² for the FVU denominator Σ‖y − ȳ‖².
     let mse = 0;
@@ -317,8 +314,7 @@ export class FusedStep implements TrainStep {
       const coef = this.coef[l]!;
       for (let i = 0; i < F; i++) coef[i] = nr[i]! > 0 ? gN[i]! / nr[i]! : 0;
     }
-    if (kxBegun) gradSq += kx!.decoderBackward(p, grads, g, this.coef);
-    let encoderOnKernels = false;
+    if (kx) gradSq += kx.decoderBackward(p, grads, g, this.coef);
     for (let l = 0; l < L; l++) {
       const n = (L - l) * d;
       const sparse = this.sparseLayers[l] === 1;
@@ -391,12 +387,8 @@ export class FusedStep implements TrainStep {
       if (sparse) {
         // dL/dz = −λ_P/B·n + (candidate corrections): ∂W_enc = x̄ ⊗ (−λ_P/B·n) + sparse part
         for (let q = 0; q < nc; q++) gzC[q] = gzC[q]! - negPre[cand[q]!]!;
-        if (
-          kxBegun &&
-          kx!.prepareEncoder(l, gzC, negPre, this.xSum, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!)
-        ) {
-          encoderOnKernels = true;
-          continue;
+        if (kx?.prepareEncoder(l, gzC, negPre, this.xSum, this.featStart[l]!, this.featQ[l]!, this.qTok[l]!)) {
+          continue; // kx.encoderGrad below
         }
         if (!this.encT) this.encT = new Float32Array(F * d);
         const encT = this.encT;
@@ -428,7 +420,7 @@ export class FusedStep implements TrainStep {
         gradSq += addNormGrad(p.wDec[l]!, gwDec, coef, F, n);
       }
     }
-    if (encoderOnKernels) gradSq += kx!.encoderGrad(grads);
+    if (kx) gradSq += kx.encoderGrad(grads);
     st.gradNorm = Math.sqrt(gradSq);
     return st;
   }

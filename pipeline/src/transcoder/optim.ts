@@ -2,7 +2,7 @@
 import { availableParallelism } from "node:os";
 import type { CltTrainConfig } from "./config.ts";
 import { companion, type KernelMemory, kernelMemory } from "./kernel-memory.ts";
-import { callHere, KernelPool, type PoolCall } from "./pool.ts";
+import { callHere, KernelPool, type PoolCall, splitRange } from "./pool.ts";
 
 /**
  * Exact Adam touches every parameter every step (the CLT loss gives every row a gradient), so tensors
@@ -65,11 +65,10 @@ export class Adam {
     this.pool ??= new KernelPool(this.threads - 1, { adamUpdate32 });
     // each tensor cut into equal parts, one per thread; cuts on multiples of 4 keep each part's SIMD
     // loads aligned (the update is elementwise, so any cut gives the same result)
-    const parts = this.threads;
-    const cut = (j: AdamJob, k: number) => (k >= parts ? j.n : Math.floor((j.n * k) / parts / 4) * 4);
-    const share = (k: number) => jobs.map((j) => jobCall(j, cut(j, k), cut(j, k + 1), scalars));
+    const cuts = jobs.map((j) => splitRange(j.n, this.threads, 4));
+    const share = (k: number) => jobs.map((j, q) => jobCall(j, cuts[q]![k]![0], cuts[q]![k]![1], scalars));
     this.pool.run(
-      Array.from({ length: parts - 1 }, (_, w) => share(w + 1)),
+      Array.from({ length: this.threads - 1 }, (_, w) => share(w + 1)),
       share(0),
     );
   }

@@ -15,6 +15,15 @@ export type PoolCall =
   | { module: "adam" | "sparse"; fn: string; mem: KernelMemory; args: number[]; out?: number }
   | { js: string; args: unknown[] };
 
+/**
+ * [0, n) cut into `parts` contiguous ranges of near-equal size, the cuts on multiples of `align` (the
+ * last range takes the remainder): one share per thread.
+ */
+export function splitRange(n: number, parts: number, align: number): Array<[number, number]> {
+  const cut = (k: number) => (k >= parts ? n : Math.floor((n * k) / parts / align) * align);
+  return Array.from({ length: parts }, (_, k) => [cut(k), cut(k + 1)]);
+}
+
 /** Runs one call on this thread; kernel results go to results[out]. */
 export function callHere(c: PoolCall, results: Float64Array | null, jsFunctions: Record<string, PoolFunction>): void {
   if ("js" in c) {

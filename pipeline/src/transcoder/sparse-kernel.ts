@@ -20,7 +20,7 @@ import { availableParallelism } from "node:os";
 import { jumpReluActive } from "./jumprelu.ts";
 import { type KernelMemory, kernelMemory, reserveBytes } from "./kernel-memory.ts";
 import type { CltParams } from "./params.ts";
-import { KernelPool, type PoolCall } from "./pool.ts";
+import { KernelPool, type PoolCall, splitRange } from "./pool.ts";
 
 /** Per-memory scratch for one step: a bump allocator from the end of the tensor groups. */
 interface Arena {
@@ -74,7 +74,6 @@ export class SparseKernels {
   /** This step's batch, copied into the encoder memories on first use. */
   private x: Float32Array | null = null;
   private xCopied = false;
-  private ygZeroed = false;
   /** Per layer: the candidate index of each decoder entry (kept across steps, grown on demand). */
   private kqCache: Int32Array[];
   /**
@@ -134,7 +133,6 @@ export class SparseKernels {
     }
     this.x = x;
     this.xCopied = false;
-    this.ygZeroed = false;
   }
 
   /**
@@ -174,8 +172,8 @@ export class SparseKernels {
           done.norms[l] = true;
         }
       }
-      const ek = this.encKm[l] ?? (kernelMemory(p.wEnc[l]!)?.sparse ? kernelMemory(p.wEnc[l]!) : null);
-      if (ek) {
+      const ek = this.encKm[l] ?? kernelMemory(p.wEnc[l]!);
+      if (ek?.sparse) {
         const a = this.arena(ek);
         const xb = this.alloc(a, 8 * d);
         const out = this.alloc(a, 8 * F);
@@ -280,15 +278,12 @@ export class SparseKernels {
   decoderForward(p: CltParams, yhat: Float32Array): void {
     const { L, d, F, B, tile } = this;
     const Ld = L * d;
-    if (!this.ygZeroed) {
-      for (const a of this.arenas.values()) if (a.yg >= 0) new Float32Array(a.km.memory.buffer, a.yg, B * Ld).fill(0);
-      this.ygZeroed = true;
-    }
-    let any = false;
+    // in the dense phase no layer is prepared: nothing to zero, run or add back
+    if (!this.dec.some((dl) => dl !== null)) return;
+    for (const a of this.arenas.values()) if (a.yg >= 0) new Float32Array(a.km.memory.buffer, a.yg, B * Ld).fill(0);
     for (let l = 0; l < L; l++) {
       const dl = this.dec[l];
       if (!dl) continue;
-      any = true;
       const n = (L - l) * d;
       const calls = this.split(n, 4).map(([c0, c1]) => {
         const list: PoolCall[] = [];
@@ -305,7 +300,6 @@ export class SparseKernels {
       });
       this.runRound(calls);
     }
-    if (!any) return;
     for (const a of this.arenas.values()) {
       if (a.yg < 0 || a.firstCol >= Ld) continue;
       const y = new Float32Array(a.km.memory.buffer, a.yg, B * Ld);
@@ -321,8 +315,9 @@ export class SparseKernels {
    * decoder-norm coefficient (coefs[l][i] = dL/d‖w_i‖ / ‖w_i‖): writes ∂W_dec and returns Σ ‖∂W_dec‖²
    * over those layers; gatherDa then gives each layer's dL/da.
    */
-  decoderBackward(p: CltParams, grads: CltParams, g: Float32Array, coefs: (Float64Array | null)[]): number {
+  decoderBackward(p: CltParams, grads: CltParams, g: Float32Array, coefs: Float64Array[]): number {
     const { L, d, F, B } = this;
+    if (!this.dec.some((dl) => dl !== null)) return 0;
     for (const a of this.arenas.values()) if (a.yg >= 0) new Float32Array(a.km.memory.buffer, a.yg, B * L * d).set(g);
     for (let l = 0; l < L; l++) {
       const dl = this.dec[l];
@@ -350,11 +345,7 @@ export class SparseKernels {
         });
       }
     }
-    if (out === 0) return 0;
-    this.runRound(perThread);
-    let sq = 0;
-    for (let k = 0; k < out; k++) sq += this.results[k]!;
-    return sq;
+    return this.sumRound(perThread, out);
   }
 
   /** Layer l's dL/da at its candidates (0 where unused) after decoderBackward. */
@@ -454,18 +445,21 @@ export class SparseKernels {
         });
       }
     }
-    if (out === 0) return 0;
-    this.runRound(perThread);
-    let sq = 0;
-    for (let k = 0; k < out; k++) sq += this.results[k]!;
-    return sq;
+    return this.sumRound(perThread, out);
   }
 
   /** [0, n) cut into one contiguous range per thread, the cuts on multiples of `align`. */
   private split(n: number, align: number): Array<[number, number]> {
-    const P = this.threads;
-    const cut = (k: number) => (k >= P ? n : Math.floor((n * k) / P / align) * align);
-    return Array.from({ length: P }, (_, k) => [cut(k), cut(k + 1)]);
+    return splitRange(n, this.threads, align);
+  }
+
+  /** Runs a round whose calls write results[0 .. outs) and returns their sum (0 for no calls). */
+  private sumRound(perThread: PoolCall[][], outs: number): number {
+    if (outs === 0) return 0;
+    this.runRound(perThread);
+    let sum = 0;
+    for (let k = 0; k < outs; k++) sum += this.results[k]!;
+    return sum;
   }
 
   private runRound(perThread: PoolCall[][]): void {
