@@ -2,9 +2,9 @@
 // owner stopped refreshing it goes stale) plus an owner record beside it, so a refusal can name the
 // process that holds the lock and a lock whose owner died on this machine is taken over at once.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import lockfile from "proper-lockfile";
-import { HOST, pidAlive, writeJsonAtomic } from "./atomic.ts";
+import { cleanStaleTemps, HOST, pidAlive, writeJsonAtomic } from "./atomic.ts";
 
 export interface LockOwner {
   pid: number;
@@ -71,6 +71,8 @@ export async function acquireLock(target: string, opts: LockOptions): Promise<Re
         // Someone removed or took over our lock (the machine slept past STALE_MS): say so, do not crash.
         onCompromised: (err) => process.emitWarning(`lock ${lockPath} compromised: ${err.message}`),
       });
+      // A taker killed while writing its owner record leaves that write's temp: ours to clear now.
+      cleanStaleTemps(dirname(lockPath), [basename(ownerPath(lockPath))]);
       const owner: LockOwner = { pid: process.pid, host: HOST, what: opts.what, since: new Date().toISOString() };
       writeJsonAtomic(ownerPath(lockPath), owner);
       let released = false;

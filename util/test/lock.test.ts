@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -39,6 +39,17 @@ test("a second taker is refused with the owner's pid; a killed owner's lock is t
   assert.equal(JSON.parse(readFileSync(`${target}.lock.owner.json`, "utf8")).pid, process.pid);
   release();
   assert.equal(existsSync(`${target}.lock`), false);
+});
+
+test("a taker killed while writing its owner record leaves a temp that the next taker removes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lock-"));
+  const target = join(dir, "g.json");
+  const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString();
+  writeFileSync(join(dir, `.g.json.lock.owner.json.tmp-${dead}-0a85bfd6`), '{"pid": ');
+  writeFileSync(join(dir, `.other.json.tmp-${dead}-0a85bfd6`), "not the lock's");
+  const release = await acquireLock(target, { what: "test" });
+  release();
+  assert.deepEqual(readdirSync(dir).sort(), [`.other.json.tmp-${dead}-0a85bfd6`]);
 });
 
 test("waitMs waits for the owner to let go", async () => {
